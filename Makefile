@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with Python 3.11/3.12 and a C compiler:
+#   make demo   - create .venv, install, route examples/tickets.jsonl with the shipped rules and model
+#   make test   - install with test extras and run the whole test suite
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test model bench check clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v=sys.version_info[:2]; sys.exit(0 if (3,11)<=v<(3,13) else "triage needs Python 3.11 or 3.12 (durable_rules does not import on 3.13); found %d.%d" % v)'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/triage info
+	$(BIN)/triage route examples/tickets.jsonl --format table
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+model: $(STAMP)
+	$(BIN)/python -m triage.model.build_default
+
+check: $(STAMP)
+	$(BIN)/triage check rules
+	$(BIN)/triage test rules --coverage
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

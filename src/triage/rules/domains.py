@@ -1,0 +1,124 @@
+"""Typed fact domains: what values each input can take, so analysis can be exact.
+
+Values carry a type class: 's' (string), 'n' (number), 'b' (boolean). Comparisons only
+hold between values of the same class: `5` never equals `"5"` and `False` never
+equals `0`, in the interpreter as in the durable_rules encoding (one message key per
+type class), which is how the engine's type coercion is kept out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TYPE_CLASSES = ("s", "n", "b")
+# Numbers reach durable_rules as integers in thousandths (its JSON parser rejects
+# exponents such as 1e-05), so rule literals and facts are quantised to 3 decimals.
+NUMBER_SCALE = 1000
+NUMBER_LIMIT = 9_000_000_000_000  # |value| beyond this is clamped (fits int64 once scaled)
+
+
+def type_class(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "b"
+    if isinstance(value, (int, float)):
+        return "n"
+    if isinstance(value, str):
+        return "s"
+    return None
+
+
+def quantise(value: float | int) -> float | int:
+    """Clamp and round a number the way both evaluators see it."""
+    if isinstance(value, int):
+        return max(-NUMBER_LIMIT, min(NUMBER_LIMIT, value))
+    if value != value:  # NaN: treated as absent by the facts layer
+        return value
+    value = max(-NUMBER_LIMIT, min(NUMBER_LIMIT, value))
+    q = round(value * NUMBER_SCALE) / NUMBER_SCALE
+    return int(q) if q == int(q) else q
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One fact's domain. `declared=False` marks an undeclared extra: any type, any value."""
+
+    name: str
+    type: str  # enum | int | float | bool | string | any
+    values: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+    declared: bool = True
+    description: str | None = None
+
+    @property
+    def type_classes(self) -> tuple[str, ...]:
+        return {"enum": ("s",), "string": ("s",), "int": ("n",), "float": ("n",),
+                "bool": ("b",)}.get(self.type, TYPE_CLASSES)
+
+    @property
+    def ordered(self) -> bool:
+        return self.type in ("int", "float", "any")
+
+    def literal_problem(self, value: Any, op: str) -> str | None:
+        """Why `field op value` is not allowed for this domain (None when fine)."""
+        tc = type_class(value)
+        if tc is None:
+            return f"a {type(value).__name__} cannot be compared"
+        if op in ("<", "<=", ">", ">=") and tc != "n":
+            return f"`{op}` needs a number, got {value!r}"
+        if not self.declared:
+            return None
+        if tc not in self.type_classes:
+            return f"{self.name} is {_article(self.type)}, not {_kind(tc)} ({value!r})"
+        if op in ("<", "<=", ">", ">=") and not self.ordered:
+            return f"`{op}` cannot order {self.name} ({self.type})"
+        if self.type == "int" and isinstance(value, float) and value != int(value):
+            return f"{self.name} is an integer; {value!r} is not"
+        if tc == "n" and quantise(value) != value:
+            return f"numbers in rules have at most 3 decimals ({value!r})"
+        if self.type == "enum" and self.values is not None and value not in self.values:
+            return f"{value!r} is not a value of {self.name}{suggest(value, self.values)}"
+        return None
+
+    def contains(self, value: Any) -> bool:
+        """Whether a runtime value lies in the domain (None needs `nullable`)."""
+        if value is None:
+            return self.nullable or not self.declared
+        if not self.declared:
+            return True
+        tc = type_class(value)
+        if tc not in self.type_classes:
+            return False
+        if self.type == "enum":
+            return self.values is None or value in self.values
+        if self.type == "int" and (isinstance(value, float) and value != int(value)):
+            return False
+        if self.min is not None and value < self.min:
+            return False
+        if self.max is not None and value > self.max:
+            return False
+        return True
+
+
+def undeclared(name: str) -> Domain:
+    return Domain(name=name, type="any", nullable=True, declared=False)
+
+
+def suggest(word: Any, choices: Any) -> str:
+    """`; did you mean 'x'?` for the closest known name, or nothing."""
+    import difflib
+
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _article(t: str) -> str:
+    return {"enum": "an enumeration", "int": "an integer", "float": "a number", "bool": "a boolean",
+            "string": "a string"}.get(t, t)
+
+
+def _kind(tc: str) -> str:
+    return {"s": "a string", "n": "a number", "b": "a boolean"}[tc]

@@ -1,0 +1,282 @@
+"""A rule folder to a validated `RuleSet`, all or nothing.
+
+Every problem in every file is collected (file, line, rule id, reason) and raised
+together as `RuleSetErrors`; a rule set is never partially loaded. Decisions that
+read other decisions are put in dependency order; a cycle is refused.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from triage.errors import RuleFileError, RuleSetErrors
+from triage.facts import STANDARD_DOMAINS
+from triage.rules.domains import Domain, suggest, type_class, undeclared
+from triage.rules.ir import ConditionParser, DecisionIR, Row, Template, parse_output
+from triage.rules.spec import DecisionFile, FactsFile
+from triage.rules.yamlio import LineDict, line_at, load_yaml
+
+FACTS_FILE = "facts.yaml"
+SCHEDULE_FILE = "schedule.yaml"
+CORRELATION_FILE = "correlation.yaml"
+SPECIAL_FILES = {FACTS_FILE, SCHEDULE_FILE, CORRELATION_FILE}
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+
+
+def rule_files(folder: Path) -> list[Path]:
+    """Decision files of a folder: YAML files other than facts/schedule/correlation/tests."""
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix in (".yaml", ".yml") and p.is_file()
+                  and p.name not in SPECIAL_FILES and not p.name.endswith(TEST_SUFFIXES))
+
+
+def ruleset_version(folder: Path) -> str:
+    """Content hash of every file that decides (decision files, facts, schedule, correlation)."""
+    h = hashlib.sha256()
+    names = sorted({p.name for p in rule_files(folder)}
+                   | {n for n in SPECIAL_FILES if (folder / n).is_file()})
+    for name in names:
+        data = (folder / name).read_bytes()
+        h.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return "sha256:" + h.hexdigest()
+
+
+def pydantic_errors(exc: ValidationError, raw: Any, file: str) -> list[RuleFileError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        rule_id = None
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            try:
+                rule_id = raw["rules"][loc[1]].get("id")
+            except (AttributeError, IndexError, KeyError, TypeError):
+                pass
+        path = ".".join(str(p) for p in loc) or "<file>"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key {str(loc[-1])!r}"
+        out.append(RuleFileError(f"{path}: {msg}", file=file, line=line_at(raw, loc),
+                                 rule_id=rule_id if isinstance(rule_id, str) else None))
+    return out
+
+
+def load_domains(folder: Path, errors: list[RuleFileError]) -> dict[str, Domain]:
+    """Built-in fact domains, narrowed or extended by the folder's facts.yaml."""
+    domains = dict(STANDARD_DOMAINS)
+    path = folder / FACTS_FILE
+    if not path.is_file():
+        return domains
+    try:
+        raw = load_yaml(path)
+        spec = FactsFile.model_validate(raw if raw is not None else {})
+    except RuleFileError as exc:
+        errors.append(exc)
+        return domains
+    except ValidationError as exc:
+        errors.extend(pydantic_errors(exc, raw, str(path)))
+        return domains
+    for name, d in spec.facts.items():
+        line = line_at(raw, ("facts", name))
+        if name not in STANDARD_DOMAINS and not name.startswith("extra."):
+            errors.append(RuleFileError(
+                f"unknown fact {name!r}{suggest(name, STANDARD_DOMAINS)}; a ticket's own fields "
+                "are declared as extra.<name>", file=str(path), line=line))
+            continue
+        if d.type == "enum" and not d.values:
+            errors.append(RuleFileError(f"{name}: an enum needs values", file=str(path), line=line))
+            continue
+        base = STANDARD_DOMAINS.get(name)
+        if base is not None and set(Domain(name, d.type).type_classes) != set(base.type_classes):
+            errors.append(RuleFileError(f"{name}: the ticket gives {base.type} values, not {d.type}",
+                                        file=str(path), line=line))
+            continue
+        domains[name] = Domain(name, d.type, tuple(d.values) if d.values else None, d.min, d.max,
+                               d.nullable or (base.nullable if base else False),
+                               description=d.description)
+    return domains
+
+
+class _Names:
+    """Field lookup for conditions: facts, decisions, and undeclared extras."""
+
+    def __init__(self, domains: dict[str, Domain], decisions: dict[str, Domain]):
+        self.domains = domains
+        self.decisions = decisions
+
+    def __call__(self, name: str) -> Domain | None:
+        if name in self.decisions:
+            return self.decisions[name]
+        if name in self.domains:
+            return self.domains[name]
+        if name.startswith("extra.") and len(name) > 6:
+            return undeclared(name)
+        return None
+
+    def known(self) -> list[str]:
+        return sorted(set(self.domains) | set(self.decisions))
+
+
+def decision_domain(spec: DecisionFile) -> Domain:
+    if spec.values and all(isinstance(v, str) for v in spec.values):
+        return Domain(spec.decision, "enum", tuple(spec.values), nullable=True)
+    if spec.values and all(type_class(v) == "n" for v in spec.values):
+        return Domain(spec.decision, "float", nullable=True)
+    return Domain(spec.decision, "any", nullable=True, declared=False)
+
+
+def load_ruleset(folder: str | Path) -> "RuleSet":  # noqa: F821
+    """Load and validate every rule file in `folder`, or raise `RuleSetErrors`."""
+    from triage.rules.ruleset import RuleSet
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RuleSetErrors([RuleFileError("not a folder of rule files", file=str(folder))])
+    errors: list[RuleFileError] = []
+    domains = load_domains(folder, errors)
+    specs: list[tuple[Path, Any, DecisionFile]] = []
+    files = rule_files(folder)
+    if not files:
+        errors.append(RuleFileError("no decision files (*.yaml with a `decision:` key)", file=str(folder)))
+    for path in files:
+        try:
+            raw = load_yaml(path)
+        except RuleFileError as exc:
+            errors.append(exc)
+            continue
+        if raw is None:
+            errors.append(RuleFileError("empty file", file=str(path)))
+            continue
+        if not isinstance(raw, dict):
+            errors.append(RuleFileError("a rule file must be a mapping with `decision:`, `rules:`",
+                                        file=str(path), line=getattr(raw, "line", 1)))
+            continue
+        try:
+            specs.append((path, raw, DecisionFile.model_validate(raw)))
+        except ValidationError as exc:
+            errors.extend(pydantic_errors(exc, raw, str(path)))
+
+    decision_domains: dict[str, Domain] = {}
+    seen_files: dict[str, Path] = {}
+    for path, raw, spec in specs:
+        if spec.decision in seen_files:
+            errors.append(RuleFileError(f"decision {spec.decision!r} is also set by {seen_files[spec.decision]}",
+                                        file=str(path), line=line_at(raw, ("decision",))))
+            continue
+        if spec.decision in domains:
+            errors.append(RuleFileError(f"{spec.decision!r} is an input fact; a decision needs another name",
+                                        file=str(path), line=line_at(raw, ("decision",))))
+            continue
+        seen_files[spec.decision] = path
+        decision_domains[spec.decision] = decision_domain(spec)
+
+    names = _Names(domains, decision_domains)
+    decisions: dict[str, DecisionIR] = {}
+    for path, raw, spec in specs:
+        if seen_files.get(spec.decision) != path:
+            continue
+        ir = _compile_file(path, raw, spec, names, errors)
+        if ir is not None:
+            decisions[spec.decision] = ir
+    order = _dependency_order(decisions, seen_files, errors)
+    if errors:
+        raise RuleSetErrors(errors)
+    return RuleSet(folder=folder, decisions=tuple(decisions[n] for n in order), domains=domains,
+                   version=ruleset_version(folder))
+
+
+def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
+                  errors: list[RuleFileError]) -> DecisionIR | None:
+    file = str(path)
+    n_before = len(errors)
+    rows: list[Row] = []
+    ids: dict[str, int] = {}
+    fields: set[str] = set()
+    template_fields: set[str] = set()
+    raw_rules = raw.get("rules") or []
+
+    def check_output(value: Any, line: int | None, rule_id: str | None) -> Any:
+        def err(reason: str) -> RuleFileError:
+            return RuleFileError(reason, file=file, line=line, rule_id=rule_id)
+        try:
+            out = parse_output(value, err)
+        except RuleFileError as exc:
+            errors.append(exc)
+            return None
+        if isinstance(out, Template):
+            for f in out.fields:
+                if names(f) is None:
+                    errors.append(err(f"template {out.text!r}: unknown field {f!r}{suggest(f, names.known())}"))
+                elif f == spec.decision:
+                    errors.append(err(f"template {out.text!r} refers to its own decision"))
+                template_fields.add(f)
+        elif spec.values is not None and out not in spec.values:
+            errors.append(err(f"output {out!r} is not among values {list(spec.values)}{suggest(out, spec.values)}"))
+        return out
+
+    for i, row in enumerate(spec.rules):
+        rraw = raw_rules[i]
+        line = rraw.line if isinstance(rraw, LineDict) else None
+        if row.id in ids:
+            errors.append(RuleFileError(f"duplicate rule id (first at row {ids[row.id] + 1})",
+                                        file=file, line=line, rule_id=row.id))
+        ids.setdefault(row.id, i)
+        parser = ConditionParser(names, file, row.id, row.unanalysable)
+        try:
+            cond = parser.parse(rraw.get("when"), line_at(rraw, ("when",)) or line)
+        except RuleFileError as exc:
+            errors.append(exc)
+            continue
+        if spec.decision in parser.fields:
+            errors.append(RuleFileError("a condition reads its own decision", file=file, line=line,
+                                        rule_id=row.id))
+        fields |= parser.fields
+        then = check_output(row.then, line_at(rraw, ("then",)) or line, row.id)
+        rows.append(Row(row.id, i, cond, then, file, line, row.description, row.unanalysable))
+    has_default = "default" in raw
+    default = check_output(spec.default, line_at(raw, ("default",)), "default") if has_default else None
+    if spec.hit_policy == "priority" and not spec.values:
+        errors.append(RuleFileError("hit policy `priority` needs `values` (first listed wins)",
+                                    file=file, line=line_at(raw, ("hit_policy",))))
+    if spec.aggregate and spec.hit_policy != "collect":
+        errors.append(RuleFileError("`aggregate` applies only to hit policy `collect`",
+                                    file=file, line=line_at(raw, ("aggregate",))))
+    if len(errors) > n_before:
+        return None
+    return DecisionIR(
+        name=spec.decision, file=file, hit_policy=spec.hit_policy, rows=tuple(rows),
+        has_default=has_default, default=default, default_line=line_at(raw, ("default",)) if has_default else None,
+        values=tuple(spec.values) if spec.values is not None else None, aggregate=spec.aggregate,
+        inputs=frozenset(fields), template_fields=frozenset(template_fields))
+
+
+def depends_on(d: DecisionIR, decision_names: set[str]) -> set[str]:
+    return {f for f in d.inputs | d.template_fields if f in decision_names}
+
+
+def _dependency_order(decisions: dict[str, DecisionIR], files: dict[str, Path],
+                      errors: list[RuleFileError]) -> list[str]:
+    """Topological order, stable by file name; a cycle is reported with its path."""
+    names = set(decisions)
+    deps = {n: depends_on(d, names) for n, d in decisions.items()}
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(n: str, stack: list[str]) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cycle = stack[stack.index(n):] + [n]
+            errors.append(RuleFileError(f"decision cycle: {' -> '.join(cycle)}", file=str(files[n])))
+            return
+        state[n] = 1
+        for m in sorted(deps[n]):
+            visit(m, stack + [n])
+        state[n] = 2
+        order.append(n)
+
+    for n in sorted(decisions, key=lambda n: str(files[n])):
+        visit(n, [])
+    return order

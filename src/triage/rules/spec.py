@@ -1,0 +1,123 @@
+"""Pydantic models of the rule-file format: they validate files and generate the JSON Schema.
+
+The contract is `shared/rule-format.md`. What it leaves to us, decided here:
+- `values` lists a decision's possible outputs. It is the decision's domain for later
+  decisions and the checker, and, under hit policy `priority`, the order of precedence
+  (first listed wins).
+- `aggregate` says how `collect` combines the outputs of all matching rows.
+- A row whose condition uses `matches` (a regular expression) must say
+  `unanalysable: true`: the checker cannot reason about it and reports it.
+- Fact domains live in `facts.yaml` beside the decision files.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ROW_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "matches")
+
+
+class Ops(BaseModel):
+    """`field: {op: value}`: every operator given must hold."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    eq: Scalar | None = Field(None, alias="==")
+    ne: Scalar | None = Field(None, alias="!=")
+    lt: StrictInt | StrictFloat | None = Field(None, alias="<")
+    le: StrictInt | StrictFloat | None = Field(None, alias="<=")
+    gt: StrictInt | StrictFloat | None = Field(None, alias=">")
+    ge: StrictInt | StrictFloat | None = Field(None, alias=">=")
+    matches: StrictStr | None = Field(
+        None, description="Full-match regular expression (row must be marked unanalysable).")
+
+
+FieldTest = Union[Scalar, None, list[Scalar], Ops]
+
+
+class Condition(BaseModel):
+    """All keys must hold. Keys are fact or decision names, or `any`/`all`/`not`."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    any_: list["Condition"] | None = Field(None, alias="any", description="At least one holds.")
+    all_: list["Condition"] | None = Field(None, alias="all", description="All hold.")
+    not_: "Condition | None" = Field(None, alias="not", description="Does not hold.")
+
+
+class Row(BaseModel):
+    """One rule row: when the condition holds, the decision takes `then`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=ROW_ID, description="Stable id, unique in the file; decisions cite it.")
+    description: str | None = None
+    when: Condition | None = Field(None, description="Absent or empty: always holds.")
+    then: Scalar = Field(description='A value, or a template such as "{tier}-{region}".')
+    unanalysable: bool = Field(False, description="Allow conditions the checker cannot analyse (matches).")
+
+
+class DecisionFile(BaseModel):
+    """One decision: its hit policy, rows in order, and the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: str = Field(pattern=IDENT, description="The decision field this file sets.")
+    description: str | None = None
+    hit_policy: Literal["first", "unique", "priority", "collect"] = "first"
+    values: list[Scalar] | None = Field(
+        None, description="Possible outputs; under `priority` the first listed wins.")
+    aggregate: Literal["list", "count", "sum", "min", "max"] | None = Field(
+        None, description="How `collect` combines matching outputs (default: list).")
+    rules: list[Row] = Field(default_factory=list)
+    default: Scalar | None = Field(
+        None, description="Output when no row matches; absent means the checker must prove "
+                          "that every input reaches a row.")
+
+
+class FactDomain(BaseModel):
+    """The typed, finite domain of one input fact, so that analysis is exact."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["enum", "int", "float", "bool", "string"]
+    values: list[StrictStr] | None = Field(None, description="For enum: the allowed values.")
+    min: StrictInt | StrictFloat | None = None
+    max: StrictInt | StrictFloat | None = None
+    nullable: bool = False
+    description: str | None = None
+
+
+class FactsFile(BaseModel):
+    """`facts.yaml`: domains of facts (the built-in facts may be narrowed, extras declared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    facts: dict[str, FactDomain] = Field(default_factory=dict)
+
+
+def rule_file_schema() -> dict[str, Any]:
+    """JSON Schema (draft-7 compatible) of a decision file."""
+    schema = DecisionFile.model_json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+    defs["Condition"]["additionalProperties"] = {"$ref": "#/$defs/FieldTest"}
+    defs["FieldTest"] = {
+        "description": "value (equals), list (one of), null (absent) or {op: value}",
+        "anyOf": [{"type": ["string", "number", "boolean", "null"]},
+                  {"type": "array", "items": {"type": ["string", "number", "boolean"]}},
+                  {"$ref": "#/$defs/Ops"}],
+    }
+    return _retarget(schema, defs)
+
+
+def _retarget(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    raw = json.dumps({**schema, "definitions": defs}).replace("#/$defs/", "#/definitions/")
+    out = json.loads(raw)
+    return {"$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "triage rule file", **out}
