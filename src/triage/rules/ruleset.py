@@ -167,6 +167,10 @@ class RuleSet:
 def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionResult:
     """Apply the hit policy to the matched rows (in row order)."""
     if not rows:
+        if d.hit_policy == "collect" and not d.has_default:
+            # Collecting nothing is an answer: the aggregate of no outputs.
+            empty = {"list": [], "count": 0, "sum": 0}.get(d.aggregate or "list")
+            return DecisionResult(empty, [], [])
         if not d.has_default:
             raise RuleEvaluationError(f"{d.file}: decision {d.name!r}: no row matched and there is no default")
         value = render(d.default, facts)

@@ -1,0 +1,76 @@
+"""Follow-the-sun schedule from schedule.yaml: shifts, hand-over, business hours, errors."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from conftest import RULES
+from triage.errors import ScheduleError
+from triage.schedule import Schedule, iso, parse_duration
+
+
+def utc(s: str) -> datetime:
+    return datetime.fromisoformat(s).replace(tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def sched() -> Schedule:
+    return Schedule.load(RULES / "schedule.yaml")
+
+
+@pytest.mark.parametrize("t, region", [("2026-11-23 06:59:59", "APAC"), ("2026-11-23 07:00", "EMEA"),
+                                       ("2026-11-23 14:59", "EMEA"), ("2026-11-23 15:00", "AMER"),
+                                       ("2026-11-23 22:59", "AMER"), ("2026-11-23 23:00", "APAC"),
+                                       ("2026-11-24 00:00", "APAC")])
+def test_on_shift_start_inclusive_end_exclusive(sched, t, region):
+    assert sched.on_shift(utc(t)) == region
+
+
+@pytest.mark.parametrize("t, at, to", [("2026-11-23 23:30", "2026-11-24 07:00", "EMEA"),
+                                       ("2026-11-24 03:00", "2026-11-24 07:00", "EMEA"),
+                                       ("2026-11-24 07:00", "2026-11-24 15:00", "AMER"),
+                                       ("2026-11-24 22:59", "2026-11-24 23:00", "APAC")])
+def test_handoff_at_end_of_current_shift_to_next_region(sched, t, at, to):
+    assert sched.handoff(utc(t)) == (utc(at), to)
+
+
+@pytest.mark.parametrize("t, prio, region, due", [
+    ("2026-11-27 14:30", "P4", "EMEA", "2026-11-30 14:30"),   # Friday -> Monday
+    ("2026-11-23 11:00", "P3", "EMEA", "2026-11-23 15:00"),   # ends exactly at shift end
+    ("2026-11-23 15:00", "P3", "EMEA", "2026-11-24 11:00"),   # created at shift end: next day
+    ("2026-11-28 10:00", "P3", "AMER", "2026-11-30 19:00"),   # Saturday -> Monday
+    ("2026-11-27 23:30", "P3", "APAC", "2026-11-30 03:30"),   # Friday 23:30-24:00 then Monday 00:00
+    ("2026-11-23 05:00", "P4", "APAC", "2026-11-24 05:00"),   # 2h Mon morning, 1h Mon 23:00, 5h Tue
+    ("2026-11-23 08:00", "P1", "AMER", "2026-11-23 08:15"),   # 24/7
+    ("2026-11-28 08:00", "P2", "EMEA", "2026-11-28 09:00"),
+])
+def test_response_due(sched, t, prio, region, due):
+    assert sched.response_due(utc(t), prio, region) == utc(due)
+
+
+def test_iso_format():
+    assert iso(utc("2026-11-25 09:30")) == "2026-11-25T09:30:00Z"
+    assert iso(utc("2026-11-25 09:30") + timedelta(microseconds=5)) == "2026-11-25T09:30:00.000005Z"
+
+
+def test_durations():
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+@pytest.mark.parametrize("edit, words", [
+    (("EMEA: {start: \"07:00\", end: \"15:00\"}", "EMEA: {start: \"07:00\", end: \"14:00\"}"), "no shift covers 14:00"),
+    (("EMEA: {start: \"07:00\", end: \"15:00\"}", "EMEA: {start: \"06:00\", end: \"15:00\"}"), "overlap"),
+    (("handover: [APAC, EMEA, AMER]", "handover: [APAC, EMEA]"), "handover"),
+    (("P3: {within: 4h, clock: business}", "P3: {within: 4 hours, clock: business}"), "duration"),
+    (("23:00", "25:00"), "HH:MM"),
+])
+def test_bad_schedules_are_refused_with_the_reason(tmp_path, edit, words):
+    text = (RULES / "schedule.yaml").read_text().replace(*edit)
+    p = tmp_path / "schedule.yaml"
+    p.write_text(text)
+    with pytest.raises(ScheduleError) as err:
+        Schedule.load(p)
+    assert words in str(err.value) and "schedule.yaml" in str(err.value)
