@@ -1,7 +1,7 @@
 # Two commands on a fresh machine with Python 3.11/3.12 and a C compiler:
 #   make demo   - create .venv, install, route examples/tickets.jsonl with the shipped rules and model
 #   make test   - install with test extras and run the whole test suite
-PYTHON ?= $(shell for p in python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+PYTHON ?= $(shell for p in python3.11 python3.12 python3; do $$p -c "import sys; sys.exit(not (3,11) <= sys.version_info[:2] < (3,13))" >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
