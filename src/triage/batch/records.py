@@ -1,0 +1,180 @@
+"""Streaming input: JSONL, CSV or Parquet by extension, in chunks, resumable.
+
+A record is `(number, payload)`: the 1-based line (JSONL) or data row (CSV/Parquet)
+and either raw bytes (JSONL, parsed by the worker) or a dict. Dotted CSV/Parquet
+column names become nested fields (`customer.tier`), and CSV strings are converted
+to the ticket's integer fields where the schema expects integers.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from triage.errors import TriageError
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
+           ".pq": "parquet"}
+INT_FIELDS = {"reported_severity", "affected_customers", "affected_services", "escalation_level"}
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+class InputError(TriageError):
+    """The input file cannot be read at all (missing, unknown format, unreadable)."""
+
+
+def file_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(f"{path}: unknown format {suffix or '(no extension)'!r}; use .jsonl, .csv or .parquet")
+    return FORMATS[suffix]
+
+
+@dataclass
+class Position:
+    """Where reading stands: records consumed and, for JSONL, the byte offset."""
+
+    records: int = 0
+    offset: int = 0
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """`{"customer.tier": "x"}` -> `{"customer": {"tier": "x"}}`; None/"" cells are left out."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if value is None or value == "":
+            continue
+        parts = str(key).split(".")
+        node = out
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict):
+                nxt = node[p] = {}
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def _csv_types(rec: dict[str, Any]) -> dict[str, Any]:
+    for f in INT_FIELDS:
+        v = rec.get(f)
+        if isinstance(v, str):
+            try:
+                rec[f] = int(v.strip())
+            except ValueError:
+                pass  # left as text: validation names the field
+    for key in ("customer", "service"):
+        node = rec.get(key)
+        if isinstance(node, dict):
+            for k, v in list(node.items()):
+                if v in ("null", "None"):
+                    node[k] = None
+    return rec
+
+
+def read_records(path: str | Path, start: Position, chunk_size: int) -> Iterator[tuple[list[tuple[int, Any]], Position]]:
+    """Chunks of records from `start`, each with the position after it."""
+    fmt = file_format(path)
+    try:
+        if fmt == "jsonl":
+            yield from _jsonl(Path(path), start, chunk_size)
+        elif fmt == "csv":
+            yield from _csv(Path(path), start, chunk_size)
+        else:
+            yield from _parquet(Path(path), start, chunk_size)
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _jsonl(path: Path, start: Position, chunk_size: int):
+    with open(path, "rb") as f:
+        f.seek(start.offset)
+        n, offset = start.records, start.offset
+        chunk: list[tuple[int, Any]] = []
+        for raw in f:
+            n += 1
+            offset += len(raw)
+            chunk.append((n, raw))
+            if len(chunk) >= chunk_size:
+                yield chunk, Position(n, offset)
+                chunk = []
+        if chunk:
+            yield chunk, Position(n, offset)
+
+
+def _csv(path: Path, start: Position, chunk_size: int):
+    with open(path, "r", encoding="utf-8", errors="replace", newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        n = 0
+        chunk: list[tuple[int, Any]] = []
+        for row in reader:
+            n += 1
+            if n <= start.records:
+                continue
+            if len(row) != len(header):
+                rec: Any = ValueError(f"row has {len(row)} cells, the header has {len(header)}")
+            else:
+                rec = _csv_types(unflatten(dict(zip(header, row))))
+            chunk.append((n, rec))
+            if len(chunk) >= chunk_size:
+                yield chunk, Position(n, 0)
+                chunk = []
+        if chunk:
+            yield chunk, Position(n, 0)
+
+
+def _parquet(path: Path, start: Position, chunk_size: int):
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+    n = 0
+    chunk: list[tuple[int, Any]] = []
+    for batch in pf.iter_batches(batch_size=chunk_size):
+        if n + batch.num_rows <= start.records:
+            n += batch.num_rows
+            continue
+        for row in batch.to_pylist():
+            n += 1
+            if n <= start.records:
+                continue
+            chunk.append((n, unflatten(_plain(row))))
+            if len(chunk) >= chunk_size:
+                yield chunk, Position(n, 0)
+                chunk = []
+    if chunk:
+        yield chunk, Position(n, 0)
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """Arrow timestamps become ISO strings, as tickets carry them."""
+    import datetime as dt
+
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, dt.datetime):
+            v = v.isoformat()  # a naive timestamp stays naive: validation refuses it
+        elif isinstance(v, dict):
+            v = _plain(v)
+        out[k] = v
+    return out
+
+
+def count_hint(path: str | Path) -> tuple[int, str]:
+    """A total for the progress bar: rows for Parquet, bytes otherwise."""
+    if file_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(path).metadata.num_rows, "records"
+        except Exception:
+            return 0, "records"
+    return Path(path).stat().st_size, "bytes"
+

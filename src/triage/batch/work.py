@@ -1,0 +1,82 @@
+"""What one worker does with one chunk: parse, route, and return compact results.
+
+Runs in the main process, in joblib worker processes or on Dask workers. Each process
+builds its `Triage` once (the durable_rules engine cannot be pickled) and keeps it
+for later chunks. Results are compact: decisions as JSON Lines bytes, errors as small
+dicts, and the summary counts of the chunk.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import orjson
+
+from triage.errors import TicketError, TriageError
+
+_TRIAGE: dict[tuple[Any, Any], Any] = {}
+SUMMARY_FIELDS = ("category", "priority", "tier", "region", "queue")
+
+
+def get_triage(rules: str | None, model: str | None | bool) -> Any:
+    """This process's `Triage` for (rules, model), built on first use."""
+    key = (rules, model)
+    if key not in _TRIAGE:
+        from triage.router import Triage
+
+        _TRIAGE[key] = Triage(rules=rules, model=model)
+    return _TRIAGE[key]
+
+
+def parse_payload(payload: Any) -> Any:
+    """A record's payload as a ticket mapping, or the `TicketError` saying why not."""
+    if isinstance(payload, Exception):
+        return TicketError([("", str(payload))])
+    if isinstance(payload, (bytes, bytearray)):
+        if not payload.strip():
+            return TicketError([("", "empty line")])
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            try:
+                bytes(payload).decode("utf-8")
+            except UnicodeDecodeError:
+                return TicketError([("", "invalid UTF-8")])
+            return TicketError([("", f"invalid JSON: {exc}")])
+    return payload
+
+
+def error_record(number: int, unit: str, obj: Any, err: TriageError) -> dict[str, Any]:
+    tid = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), (str, int)) else None
+    d = err.to_dict()
+    return {unit: number, "id": tid, "error": d.get("error", "invalid ticket"), "reason": d.get("reason", str(err))}
+
+
+def decide_chunk(rules: str | None, model: str | None, records: list[tuple[int, Any]], unit: str = "line",
+                 triage: Any = None) -> tuple[bytes, list[dict[str, Any]], dict[str, Counter]]:
+    """Route one chunk: (decisions as JSONL bytes, error records, summary counts)."""
+    triage = triage or get_triage(rules, model)
+    parsed = [(n, parse_payload(p)) for n, p in records]
+    good = [(n, obj) for n, obj in parsed if not isinstance(obj, TriageError)]
+    results = iter(triage.route_batch([obj for _, obj in good]))
+    lines: list[bytes] = []
+    errors: list[dict[str, Any]] = []
+    counts: dict[str, Counter] = {f: Counter() for f in (*SUMMARY_FIELDS, "changed")}
+    for n, obj in parsed:
+        res = obj if isinstance(obj, TriageError) else next(results)
+        if isinstance(res, TriageError):
+            errors.append(error_record(n, unit, obj, res))
+            continue
+        lines.append(res.to_json())
+        d = res.to_dict()
+        for f in SUMMARY_FIELDS:
+            counts[f][d[f]] += 1
+        prev = obj.get("previous") if isinstance(obj, dict) else None
+        if isinstance(prev, dict):
+            for f in SUMMARY_FIELDS:
+                if f in prev:
+                    counts["changed"][f"{f}:compared"] += 1
+                    if prev[f] != d[f]:
+                        counts["changed"][f] += 1
+    body = b"\n".join(lines) + b"\n" if lines else b""
+    return body, errors, counts

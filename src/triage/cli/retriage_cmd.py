@@ -1,0 +1,100 @@
+"""`triage retriage`: re-triage a backlog, kill-safe, with progress and a summary."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from triage.cli.common import fail
+from triage.errors import TriageError
+
+
+@click.command(help="""Re-triage a backlog: INPUT (.jsonl, .csv or .parquet) to decisions in OUT and
+rejected records in ERRORS (formats by extension; CSV/Parquet columns flatten nested
+fields with dots, e.g. customer.tier).
+
+Every input record ends as exactly one decision in OUT or one error in ERRORS (with its
+line or row number, id when known, and the reason). After `kill -9`, the same command
+with --resume completes the job with no record lost or repeated. A summary (counts by
+category, priority, tier, region, errors, and changes against `previous.*` fields in
+the input) goes to stderr. Exit 0 when all records were decided, 1 when some went to
+ERRORS, 2 on usage errors.""")
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Decisions file.")
+@click.option("--errors", "errors", required=True, type=click.Path(dir_okay=False), help="Rejected records file.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Worker processes (joblib), or Dask workers with --dask local.")
+@click.option("--dask", "dask", metavar="ADDRESS|local", help="Run on Dask: 'local' or a scheduler address.")
+@click.option("--rules", metavar="DIR", help="Rule folder (default: the shipped rules).")
+@click.option("--model", metavar="DIR", help="Model folder (default: the shipped model).")
+@click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+def retriage(input_path: str, out: str, errors: str, resume: bool, jobs: int, dask: str | None,
+             rules: str | None, model: str | None, chunk_size: int, summary_json: str | None, quiet: bool) -> None:
+    from triage.batch.runner import Job, retriage as run
+
+    job = Job(Path(input_path), Path(out), Path(errors), rules, model, jobs, dask, chunk_size, resume)
+    progress = None if quiet or not sys.stderr.isatty() else _Progress(Path(input_path))
+    try:
+        if progress:
+            with progress:
+                summary = run(job, on_progress=progress.update)
+        else:
+            summary = run(job)
+    except TriageError as exc:
+        fail(exc, 2)
+    data = summary.to_dict()
+    if summary_json:
+        Path(summary_json).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    if not quiet:
+        _print_summary(data)
+    sys.exit(1 if summary.errors else 0)
+
+
+class _Progress:
+    """A rich progress bar on stderr: records, rate and ETA (by bytes read, or rows)."""
+
+    def __init__(self, path: Path):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        from triage.batch.records import count_hint
+
+        self.total, self.unit = count_hint(path)
+        self.bar = Progress(TextColumn("re-triage"), BarColumn(), TextColumn("{task.fields[records]:,} records"),
+                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=False)
+        self.task = self.bar.add_task("re-triage", total=self.total or None, records=0, rate="")
+        self.start_records: int | None = None
+
+    def __enter__(self) -> "_Progress":
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)
+
+    def update(self, records: int, offset: int) -> None:
+        done = offset if self.unit == "bytes" else records
+        task = self.bar.tasks[0]
+        rate = f"{records / task.elapsed:,.0f}/s" if task.elapsed else ""
+        self.bar.update(self.task, completed=done, records=records, rate=rate)
+
+
+def _print_summary(data: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    console.print(f"[bold]{data['records']:,} records[/]: {data['decided']:,} decided, {data['errors']:,} errors")
+    for field, counts in data["counts"].items():
+        table = Table(title=field, show_header=False, box=None)
+        for value, n in sorted(counts.items(), key=lambda kv: -kv[1])[:15]:
+            table.add_row(str(value), f"{n:,}")
+        console.print(table)
+    for field, c in data["changed"].items():
+        console.print(f"{field}: {c['changed']:,} of {c['compared']:,} changed against previous.{field}")
