@@ -78,9 +78,10 @@ def test_invalid_lines_are_reported_and_the_rest_decided(tmp_path):
     out = [json.loads(x) for x in proc.stdout.splitlines()]
     assert [d["ticket_id"] for d in out] == [good[0]["id"], good[1]["id"]]
     errs = [json.loads(x) for x in proc.stderr.splitlines()]
-    assert [e["line"] for e in errs] == [2, 3, 4, 7]
+    assert [e["line"] for e in errs] == [2, 3, 4, 5, 7]  # a blank line is reported too
+    assert errs[3]["reason"].endswith("empty line")
     assert errs[1]["id"] == "B-1" and "created_at" in errs[1]["reason"] and "timezone" in errs[1]["reason"]
-    assert errs[3]["id"] == good[2]["id"] and "affected_customers" in errs[3]["reason"]
+    assert errs[4]["id"] == good[2]["id"] and "affected_customers" in errs[4]["reason"]
 
 
 def test_usage_errors_exit_2(tmp_path):

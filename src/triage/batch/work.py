@@ -49,7 +49,10 @@ def parse_payload(payload: Any) -> Any:
 def error_record(number: int, unit: str, obj: Any, err: TriageError) -> dict[str, Any]:
     tid = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), (str, int)) else None
     d = err.to_dict()
-    return {unit: number, "id": tid, "error": d.get("error", "invalid ticket"), "reason": d.get("reason", str(err))}
+    rec = {unit: number, "id": tid, "error": d.get("error", "invalid ticket"), "reason": d.get("reason", str(err))}
+    if d.get("fields"):
+        rec["fields"] = d["fields"]
+    return rec
 
 
 def decide_chunk(rules: str | None, model: str | None, records: list[tuple[int, Any]], unit: str = "line",
