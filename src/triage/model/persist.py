@@ -1,0 +1,282 @@
+"""Saving a trained model, and loading it only when its manifest vouches for it.
+
+A model directory holds `model.joblib` (the pickled `TextClassifier`) and
+`manifest.json` (format version, labels, threshold, metrics, the SHA-256 of the
+training data, the versions it was built with, and the size and SHA-256 of
+`model.joblib`).
+
+Trust model. Unpickling runs code, so `load_model` treats `model.joblib` as untrusted
+until the manifest vouches for it: the manifest is the trust anchor. Before anything
+is unpickled we check that the manifest parses and has its fields, that its format is
+the one this library writes, that scikit-learn (major.minor) and numpy (major) match
+the running ones, and that the file's size and SHA-256 equal the manifest's. The
+bytes that were hashed are the bytes unpickled (read once, no second open), so a file
+swapped between check and load is not possible. These hashes guard against corruption,
+truncation, a half-copied directory or a model file from another build; they do not
+guard against someone who can write the manifest too (they can write any hash). Load
+models only from directories you trust as much as your code.
+
+Every failure is a `ModelError` naming the directory and the reason; nothing here lets a
+traceback or a scikit-learn warning through.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from triage.errors import ModelError
+from triage.model.classifier import TextClassifier
+
+#: Bumped whenever the pickled classes change shape; a model of another format is refused.
+FORMAT_VERSION = 1
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+#: The category of a prediction whose confidence is below the model's threshold.
+UNKNOWN = "unknown"
+_REBUILD = "rebuild it with `make model` (or `triage train`)"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """One text's prediction: `category` is "unknown" below the threshold; `confidence`
+    is the top probability; `top` the three most probable (label, probability)."""
+
+    category: str
+    confidence: float
+    top: tuple[tuple[str, float], ...]
+
+
+class LoadedModel:
+    """A verified model, ready to classify. Built by `load_model`.
+
+    The threshold is the manifest's: editing it there trades coverage against accuracy
+    without retraining (the manifest's metrics hold a coverage table to choose from).
+    """
+
+    def __init__(self, classifier: TextClassifier, manifest: dict[str, Any], path: Path,
+                 version: str):
+        self.classifier = classifier
+        self.manifest = manifest
+        self.path = path
+        self.version = version
+        self.labels: tuple[str, ...] = tuple(str(x) for x in classifier.classes_)
+        self.threshold = float(manifest["threshold"])
+
+    def __repr__(self) -> str:
+        return f"LoadedModel({str(self.path)!r}, {self.version[:19]}…, {len(self.labels)} labels)"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities (texts x `labels`), for evaluation; texts cut to MAX_TEXT_CHARS."""
+        return self.classifier.predict_proba(texts)
+
+    def classify(self, texts: Sequence[str]) -> list[Classification]:
+        """Classify all texts in one vectorised call (texts cut to MAX_TEXT_CHARS)."""
+        if len(texts) == 0:
+            return []
+        proba = self.classifier.predict_proba(texts)
+        k = min(3, proba.shape[1])
+        top = np.argpartition(-proba, k - 1, axis=1)[:, :k]
+        top_p = np.take_along_axis(proba, top, axis=1)
+        order = np.argsort(-top_p, axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1).tolist()
+        top_p = np.take_along_axis(top_p, order, axis=1).tolist()
+        labels, threshold = self.labels, self.threshold
+        out = []
+        for idx, ps in zip(top, top_p):
+            pairs = tuple((labels[i], p) for i, p in zip(idx, ps))
+            out.append(Classification(pairs[0][0] if ps[0] >= threshold else UNKNOWN, ps[0], pairs))
+        return out
+
+
+# -- saving ------------------------------------------------------------------------------
+def _versions() -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    return {"triage": version("triage"), "scikit-learn": version("scikit-learn"),
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf become null (JSON has no NaN); numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a sibling temporary file, then rename it over `path` (umask permissions)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def save_model(clf: TextClassifier, directory: str | Path, metrics: dict[str, Any] | None = None,
+               data_hash: str | None = None) -> Path:
+    """Write `model.joblib` and `manifest.json` into `directory` (created if needed).
+
+    The model file is written first and the manifest last, each atomically: a crash in
+    between leaves a manifest that does not match, which `load_model` refuses.
+    `SOURCE_DATE_EPOCH`, when set, fixes the `created` time (reproducible builds).
+    """
+    import joblib
+
+    if not hasattr(clf, "threshold_"):
+        raise ModelError("the classifier is not fitted", str(directory))
+    directory = Path(directory)
+    buf = io.BytesIO()
+    joblib.dump(clf, buf, compress=3)
+    blob = buf.getvalue()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_atomic(directory / MODEL_FILE, blob)
+    except OSError as e:
+        raise ModelError(f"cannot write the model: {e.strerror or e}", str(directory)) from None
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    created = time.gmtime(int(epoch) if epoch else None)
+    manifest = {
+        "format": FORMAT_VERSION,
+        "kind": "triage.model.TextClassifier",
+        "labels": [str(x) for x in clf.classes_],
+        "threshold": float(clf.threshold_),
+        "metrics": metrics or {},
+        "training_data_sha256": data_hash,
+        "settings": clf.get_params(),
+        "versions": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", created),
+        "model_file": {"name": MODEL_FILE, "sha256": hashlib.sha256(blob).hexdigest(),
+                       "size": len(blob)},
+    }
+    text = json.dumps(_json_safe(manifest), indent=2, ensure_ascii=False) + "\n"
+    try:
+        _write_atomic(directory / MANIFEST_FILE, text.encode())
+    except OSError as e:
+        raise ModelError(f"cannot write the manifest: {e.strerror or e}", str(directory)) from None
+    return directory
+
+
+# -- loading -----------------------------------------------------------------------------
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "format": int, "labels": list, "threshold": (int, float), "versions": dict,
+    "model_file": dict, "metrics": dict}
+
+
+def _read_manifest(directory: Path) -> dict[str, Any]:
+    where = str(directory)
+    if not directory.exists():
+        raise ModelError("no such model directory", where)
+    if not directory.is_dir():
+        raise ModelError("not a directory (a model is a directory with manifest.json "
+                         "and model.joblib)", where)
+    try:
+        raw = (directory / MANIFEST_FILE).read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{MANIFEST_FILE} is missing; {_REBUILD}", where) from None
+    except OSError as e:
+        raise ModelError(f"{MANIFEST_FILE} cannot be read: {e.strerror}", where) from None
+    try:
+        manifest = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelError(f"{MANIFEST_FILE} is not valid JSON ({e})", where) from None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{MANIFEST_FILE} is not a JSON object", where)
+    for field, kind in _FIELDS.items():
+        if field not in manifest:
+            raise ModelError(f"{MANIFEST_FILE} has no '{field}' field", where)
+        if not isinstance(manifest[field], kind) or isinstance(manifest[field], bool):
+            raise ModelError(f"{MANIFEST_FILE}: '{field}' has the wrong type", where)
+    mf = manifest["model_file"]
+    if (mf.get("name") != MODEL_FILE or not isinstance(mf.get("sha256"), str)
+            or not isinstance(mf.get("size"), int)):
+        raise ModelError(f"{MANIFEST_FILE}: 'model_file' needs name '{MODEL_FILE}', "
+                         "sha256 and size", where)
+    if not all(isinstance(x, str) for x in manifest["labels"]):
+        raise ModelError(f"{MANIFEST_FILE}: 'labels' must be strings", where)
+    if not 0.0 <= manifest["threshold"] <= 1.0:
+        raise ModelError(f"{MANIFEST_FILE}: 'threshold' must be between 0 and 1", where)
+    return manifest
+
+
+def _major_minor(version: str, parts: int) -> tuple[str, ...]:
+    return tuple(version.split(".")[:parts])
+
+
+def _check_versions(manifest: dict[str, Any], where: str) -> None:
+    if manifest["format"] != FORMAT_VERSION:
+        raise ModelError(f"model format {manifest['format']}, this triage reads format "
+                         f"{FORMAT_VERSION}; {_REBUILD}", where)
+    built = manifest["versions"]
+    running = _versions()
+    # The pickle holds numpy arrays (numpy's major version changes their pickled form)
+    # and classes of this package; scikit-learn is checked because the manifest promises
+    # a model that was built and validated with the scikit-learn in use.
+    for dist, parts in (("scikit-learn", 2), ("numpy", 1)):
+        have, want = str(running[dist]), str(built.get(dist, "missing"))
+        if _major_minor(have, parts) != _major_minor(want, parts):
+            raise ModelError(f"model was built with {dist} {want} but {have} is installed; "
+                             f"{_REBUILD}", where)
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Load a model directory after checking it against its manifest (see module docstring)."""
+    import joblib
+
+    directory = Path(path)
+    where = str(directory)
+    manifest = _read_manifest(directory)
+    _check_versions(manifest, where)
+    expected = manifest["model_file"]
+    model_path = directory / MODEL_FILE
+    try:
+        size = model_path.stat().st_size
+        if size != expected["size"]:
+            raise ModelError(f"{MODEL_FILE} has {size} bytes, the manifest says "
+                             f"{expected['size']} (truncated or replaced); {_REBUILD}", where)
+        blob = model_path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{MODEL_FILE} is missing; {_REBUILD}", where) from None
+    except OSError as e:
+        raise ModelError(f"{MODEL_FILE} cannot be read: {e.strerror}", where) from None
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != expected["sha256"]:
+        raise ModelError(f"{MODEL_FILE} does not match its manifest (SHA-256 {digest[:12]}…, "
+                         f"expected {expected['sha256'][:12]}…): corrupted or replaced; "
+                         f"{_REBUILD}", where)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")      # e.g. an InconsistentVersionWarning
+            clf = joblib.load(io.BytesIO(blob))
+    except Exception as e:  # the file matched its manifest, but the pickle is unusable
+        raise ModelError(f"{MODEL_FILE} cannot be loaded ({type(e).__name__}: {e}); "
+                         f"{_REBUILD}", where) from None
+    if not isinstance(clf, TextClassifier) or not hasattr(clf, "threshold_"):
+        raise ModelError(f"{MODEL_FILE} does not hold a fitted TextClassifier", where)
+    if [str(x) for x in clf.classes_] != manifest["labels"]:
+        raise ModelError(f"{MODEL_FILE} and {MANIFEST_FILE} disagree on the labels", where)
+    return LoadedModel(clf, manifest, directory, f"sha256:{digest}")
