@@ -105,19 +105,24 @@ def rule_file_schema() -> dict[str, Any]:
     schema = DecisionFile.model_json_schema(by_alias=True)
     defs = schema.pop("$defs", {})
     defs["Condition"]["additionalProperties"] = {"$ref": "#/$defs/FieldTest"}
+    # Conditions keep field tests as extra keys, so pydantic does not list `Ops` itself.
+    defs["Ops"] = Ops.model_json_schema(by_alias=True)
     defs["FieldTest"] = {
         "description": "value (equals), list (one of), null (absent) or {op: value}",
         "anyOf": [{"type": ["string", "number", "boolean", "null"]},
                   {"type": "array", "items": {"type": ["string", "number", "boolean"]}},
                   {"$ref": "#/$defs/Ops"}],
     }
-    return _retarget(schema, defs)
+    return draft7(schema, defs, "triage rule file")
 
 
-def _retarget(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+def draft7(schema: dict[str, Any], defs: dict[str, Any], title: str) -> dict[str, Any]:
+    """A pydantic schema as a draft-7 document: `definitions`, `$schema`, and our title.
+
+    pydantic's own title (the class name, e.g. "DecisionFile") is replaced.
+    """
     import json
 
     raw = json.dumps({**schema, "definitions": defs}).replace("#/$defs/", "#/definitions/")
-    out = json.loads(raw)
-    return {"$schema": "http://json-schema.org/draft-07/schema#",
-            "title": "triage rule file", **out}
+    body = {k: v for k, v in json.loads(raw).items() if k not in ("$schema", "title")}
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "title": title, **body}

@@ -1,0 +1,138 @@
+"""`check_folder`: every check on one rule folder, as a `Report`.
+
+The rule set is loaded first; if it does not load, its errors are the findings (the
+loader reports every problem of every file at once). Then the schedule and the
+decisions the router needs, each decision over its cells, durable_rules' limits, and
+the model's labels against the rules.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from triage.analysis.categories import check_categories
+from triage.analysis.decisions import analyse_decision
+from triage.analysis.examples import example_ticket
+from triage.analysis.explore import DEFAULT_BUDGET, Budget, BudgetExceeded
+from triage.analysis.findings import Finding, Report, from_rule_errors
+from triage.analysis.limits import check_limits
+from triage.analysis.space import decision_space_domain, decision_spaces
+from triage.errors import RuleSetErrors, ScheduleError
+from triage.rules.domains import Domain, undeclared
+from triage.rules.loader import SCHEDULE_FILE, load_ruleset
+
+REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
+
+
+def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_where: str | None = None,
+                 max_cells: int = DEFAULT_BUDGET) -> Report:
+    """Check a rule folder. `labels`: the model's categories (None: no model, skipped)."""
+    folder = Path(folder)
+    t0 = time.perf_counter()
+    report = Report(str(folder))
+    F = report.findings
+    try:
+        ruleset = load_ruleset(folder)
+    except RuleSetErrors as exc:
+        F.extend(from_rule_errors(exc.errors))
+        F.extend(_schedule_findings(folder, None))
+        report.stats = {"seconds": round(time.perf_counter() - t0, 3), "loaded": False}
+        return report
+
+    schedule = None
+    sched_findings = _schedule_findings(folder, ruleset)
+    F.extend(sched_findings)
+    if not sched_findings:
+        from triage.schedule import Schedule
+
+        schedule = Schedule.load(folder / SCHEDULE_FILE)
+    missing = [d for d in REQUIRED_DECISIONS if d not in ruleset.decision_names]
+    if missing:
+        F.append(Finding("error", "missing-decision", f"the rule set must decide {', '.join(missing)} (one "
+                         "file each) to route tickets", file=str(folder)))
+
+    decision_domains: dict[str, tuple[Domain, Any]] = {}
+    for d in ruleset.decisions:
+        decision_domains[d.name] = decision_space_domain(d)
+
+    def domain_of(name: str) -> Domain | None:
+        if name in decision_domains:
+            return decision_domains[name][0]
+        if name in ruleset.domains:
+            return ruleset.domains[name]
+        return undeclared(name) if name.startswith("extra.") else None
+
+    def ticket_of(facts: dict[str, Any]) -> dict[str, Any] | None:
+        if schedule is None:
+            return None
+        on_shift = (lambda h: schedule.on_shift(_at_hour(h)))
+        return example_ticket(facts, ruleset.categories, on_shift)
+
+    cells = regions = rows = 0
+    for d in ruleset.decisions:
+        rows += len(d.rows)
+        spaces = decision_spaces(d, ruleset.domains, decision_domains)
+        budget = Budget(max_cells)
+        try:
+            st = analyse_decision(d, spaces, budget, ticket_of, domain_of)
+            F.extend(st.findings)
+            cells += st.cells
+            regions += st.regions
+        except BudgetExceeded:
+            F.append(Finding("warning", "budget-exceeded", f"decision {d.name!r} has too many input cells to "
+                             f"analyse within {max_cells} steps; its findings are incomplete (raise --max-cells, "
+                             "or split the decision)", file=d.file))
+        F.extend(check_limits(d, spaces, Budget(max_cells)))
+
+    if labels is None:
+        F.append(Finding("info", "no-model", "no model: the checks of model categories against the rules were "
+                         "skipped (give --model DIR)", file=str(folder)))
+    else:
+        F.extend(check_categories(ruleset, labels, model_where or "model"))
+    # Cell counts are products over the inputs: past 64 bits they are shown as floats.
+    report.stats = {"decisions": len(ruleset.decisions), "rows": rows,
+                    "cells": cells if cells < 2**63 else float(cells), "regions": regions,
+                    "seconds": round(time.perf_counter() - t0, 3), "loaded": True}
+    return report
+
+
+def _at_hour(h: int) -> Any:
+    from datetime import datetime, timezone
+
+    return datetime(2026, 11, 23, h, tzinfo=timezone.utc)
+
+
+def _schedule_findings(folder: Path, ruleset: Any) -> list[Finding]:
+    """The schedule must load, and cover the priorities and regions the rules can decide."""
+    from triage.schedule import Schedule
+
+    path = folder / SCHEDULE_FILE
+    try:
+        sched = Schedule.load(path)
+    except ScheduleError as exc:
+        return [Finding("error", "schedule-error", str(exc).removeprefix(f"{path}: "), file=str(path))]
+    if ruleset is None:
+        return []
+    out = []
+    names = ruleset.decision_names
+    if sched.priority_decision in names:
+        d = ruleset.decision(sched.priority_decision)
+        for v in _literal_outputs(d):
+            if v not in sched.response:
+                out.append(Finding("error", "schedule-missing-target", f"{sched.priority_decision!r} can be {v!r} "
+                                   f"but {SCHEDULE_FILE} has no response target for it", file=str(path)))
+    if sched.region_decision in names:
+        d = ruleset.decision(sched.region_decision)
+        for v in _literal_outputs(d):
+            if v not in sched.regions:
+                out.append(Finding("error", "schedule-missing-shift", f"{sched.region_decision!r} can be {v!r} "
+                                   f"but {SCHEDULE_FILE} has no shift for it", file=str(path)))
+    return out
+
+
+def _literal_outputs(d: Any) -> list[Any]:
+    from triage.rules.ir import Template
+
+    outs = list(d.values or ()) or [r.then for r in d.rows] + ([d.default] if d.has_default else [])
+    return [o for o in dict.fromkeys(outs) if o is not None and not isinstance(o, Template)]

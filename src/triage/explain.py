@@ -1,0 +1,132 @@
+"""Why one ticket got its decision: the deciding row of each decision and, for every
+earlier row, the first condition that failed with the actual value ("why not").
+
+Built on `Triage.route_detailed` (the same route as production) and the reference
+interpreter's `first_failure`; `render_text` prints it for people, `explain` returns
+plain data for tools (`triage explain --json`).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from triage.analysis.describe import actual_text, describe, output_text, value_text
+from triage.rules.interpreter import first_failure, matching_rows
+from triage.rules.ir import DecisionIR, Row, Template
+
+
+def _where(file: str, line: int | None) -> str:
+    try:
+        shown = str(Path(file).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        shown = file
+    return f"{shown}:{line}" if line else shown
+
+
+def _row(d: DecisionIR, row: Row | None, facts: dict[str, Any]) -> dict[str, Any]:
+    if row is None:
+        out = d.default
+        return {"rule_id": "default", "file": d.file, "line": d.default_line, "then": output_text(out),
+                "value": out.render(facts) if isinstance(out, Template) else out}
+    return {"rule_id": row.id, "file": row.file, "line": row.line, "then": output_text(row.then),
+            "value": row.then.render(facts) if isinstance(row.then, Template) else row.then}
+
+
+def _why_not(row: Row, facts: dict[str, Any]) -> dict[str, Any]:
+    leaf = first_failure(row.cond, facts)
+    if leaf is None:  # cannot happen for a row that did not match; kept total
+        return {"rule_id": row.id, "file": row.file, "line": row.line, "failed": None, "actual": {}, "text": "matches"}
+    from triage.analysis.describe import fields_of
+
+    failed = describe(leaf)
+    return {"rule_id": row.id, "file": row.file, "line": row.line, "failed": failed,
+            "actual": {f: facts.get(f) for f in fields_of(leaf)},
+            "text": f"{failed}: {actual_text(leaf, facts)}"}
+
+
+def explain(triage: Any, ticket: Any) -> dict[str, Any]:
+    """The explanation of one ticket's decision; raises `TicketError` for invalid input."""
+    routed = triage.route_detailed(ticket)
+    facts, results, decision = routed.facts, routed.results, routed.decision
+    model = getattr(triage, "model", None)
+    category = {
+        "value": decision.category, "source": decision.category_source, "confidence": decision.confidence,
+        "needs_review": decision.needs_review,
+        "threshold": getattr(model, "threshold", None) if decision.category_source == "model" else None,
+        "top": [{"category": c, "probability": round(float(p), 4)} for c, p in (routed.top or ())[:3]],
+    }
+    decisions = []
+    for d in triage.ruleset.decisions:
+        res = results[d.name]
+        matched = set(matching_rows(d, facts))
+        deciders = [d.rows[i] for i in res.rows]
+        if d.hit_policy == "first":
+            stop = res.rows[0] if res.rows else len(d.rows)
+            earlier = [r for r in d.rows[:stop]]
+        else:
+            earlier = [r for r in d.rows if r.index not in matched]
+        entry: dict[str, Any] = {
+            "decision": d.name, "value": res.value, "hit_policy": d.hit_policy, "file": d.file,
+            "decided_by": [_row(d, r, facts) for r in deciders] or [_row(d, None, facts)],
+            "not_matched": [_why_not(r, facts) for r in earlier],
+        }
+        if d.hit_policy == "priority":
+            entry["outranked"] = [_row(d, d.rows[i], facts) for i in sorted(matched) if i not in res.rows]
+        decisions.append(entry)
+    sched = triage.schedule
+    target = sched.response.get(decision.priority)
+    schedule = {
+        "on_shift": facts.get("shift_region"),
+        "handoff": None if decision.handoff is None else {"at": decision.handoff.at, "to": decision.handoff.to},
+        "response_due": decision.response_due,
+        "target": None if target is None else {"within": _duration(target[0]), "clock": target[1]},
+    }
+    return {"ticket_id": decision.ticket_id, "category": category, "decisions": decisions, "schedule": schedule,
+            "ruleset_version": decision.ruleset_version, "model_version": decision.model_version,
+            "decision": decision.to_dict()}
+
+
+def _duration(t: timedelta) -> str:
+    mins = int(t.total_seconds() // 60)
+    h, m = divmod(mins, 60)
+    return (f"{h}h" if h else "") + (f"{m}m" if m or not h else "")
+
+
+def render_text(e: dict[str, Any]) -> str:
+    c = e["category"]
+    lines = []
+    if c["source"] == "given":
+        lines.append(f"ticket {e['ticket_id']}: category {c['value']} (category given)")
+    else:
+        thr = "" if c["threshold"] is None else f", threshold {c['threshold']:.2f}"
+        conf = "" if c["confidence"] is None else f"confidence {c['confidence']:.2f}"
+        lines.append(f"ticket {e['ticket_id']}: category {c['value']} (model, {conf}{thr})"
+                     + ("  needs review" if c["needs_review"] else ""))
+        if c["top"]:
+            lines.append("  top: " + ", ".join(f"{t['category']} {t['probability']:.2f}" for t in c["top"]))
+    lines.append(f"rules {e['ruleset_version']}  model {e['model_version'] or 'none'}")
+    for d in e["decisions"]:
+        lines.append("")
+        lines.append(f"{d['decision']} = {value_text(d['value'])}" + (
+            f"  (hit policy {d['hit_policy']})" if d["hit_policy"] != "first" else ""))
+        for r in d["decided_by"]:
+            rendered = "" if r["then"] == value_text(r["value"]) else f" = {value_text(r['value'])}"
+            lines.append(f"  decided by {_where(r['file'], r['line'])} [{r['rule_id']}] -> {r['then']}{rendered}")
+        for r in d.get("outranked", ()):
+            lines.append(f"  outranked  {_where(r['file'], r['line'])} [{r['rule_id']}] -> {r['then']}")
+        if d["not_matched"]:
+            lines.append("  why not " + ("the earlier rows:" if d["hit_policy"] == "first" else "the other rows:"))
+            for r in d["not_matched"]:
+                lines.append(f"    {_where(r['file'], r['line'])} [{r['rule_id']}] {r['text']}")
+    s = e["schedule"]
+    lines.append("")
+    parts = [f"on shift {s['on_shift']}"]
+    if s["handoff"]:
+        parts.append(f"hand-over at {s['handoff']['at']} to {s['handoff']['to']}")
+    t = s["target"]
+    tgt = "" if t is None else f" ({e['decision']['priority']}: within {t['within']}, " + (
+        "24/7)" if t["clock"] == "always" else "business hours)")
+    parts.append(f"response due {s['response_due']}{tgt}")
+    lines.append("schedule: " + "; ".join(parts))
+    return "\n".join(lines)
