@@ -45,6 +45,15 @@ class Decision(BaseModel):
     # Outputs of a user's own decision files (absent from the JSON when there are none).
     outputs: dict[str, Any] | None = None
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Decision":
+        """From the router's already-valid contract dict, without re-validation (hot path)."""
+        fields = dict(d)
+        fields["rules"] = {k: list(v) for k, v in d["rules"].items()}  # the router's lists may be shared
+        if fields["handoff"] is not None:
+            fields["handoff"] = Handoff.model_construct(**fields["handoff"])
+        return cls.model_construct(**fields)
+
     def to_dict(self) -> dict[str, Any]:
         d = {
             "ticket_id": self.ticket_id,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Sequence
 
-from triage.decision import Decision, Handoff
+from triage.decision import Decision
 from triage.errors import NoModelError, RuleFileError, RuleSetErrors, TicketError, TriageError
 from triage.facts import ticket_facts
 from triage.rules.domains import suggest
@@ -23,6 +23,17 @@ REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
 STANDARD_OUTPUTS = ("priority", "tier", "region", "queue", "third_party")
 UNKNOWN = "unknown"
 DEFAULT_CHUNK = 512
+
+
+@dataclass(frozen=True)
+class Classified:
+    """A valid ticket with its category settled: given by the ticket, or the model's."""
+
+    ticket: Ticket
+    category: str
+    confidence: float | None
+    source: Literal["given", "model"]
+    top: Any = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,7 @@ class Triage:
             self.model = model
         cats = self.ruleset.categories
         self._categories = frozenset(cats) if cats else None
+        self._own_decisions = [n for n in self.ruleset.decision_names if n not in STANDARD_OUTPUTS]
 
     def _check_decisions(self) -> None:
         names = set(self.ruleset.decision_names)
@@ -84,7 +96,12 @@ class Triage:
 
     def route(self, ticket: Ticket | dict[str, Any]) -> Decision:
         """Decide one ticket; raises `TicketError` for invalid input."""
-        return self.route_detailed(ticket).decision
+        t = ticket if isinstance(ticket, Ticket) else parse_ticket(ticket)
+        self._check_category(t)
+        if t.category is not None:
+            return Decision.from_dict(self._decide_fast(t, t.category, None, "given"))
+        c = self._classify([t])[0]
+        return Decision.from_dict(self._decide_fast(t, c.category, c.confidence, "model"))
 
     def route_detailed(self, ticket: Ticket | dict[str, Any], evaluator: str = "durable") -> Routed:
         t = ticket if isinstance(ticket, Ticket) else parse_ticket(ticket)
@@ -114,45 +131,69 @@ class Triage:
         """Decide a list; each invalid ticket's place holds its error."""
         return list(self._route_chunk(list(tickets), "yield"))
 
+    def route_batch_dicts(self, tickets: Sequence[Ticket | dict[str, Any]]) -> list[dict[str, Any] | TriageError]:
+        """`route_batch` with each decision as its JSON-ready dict (no model objects built)."""
+        return list(self._route_chunk_dicts(list(tickets), "yield"))
+
     def _route_chunk(self, items: list[Any], errors: str) -> Iterator[Decision | TriageError]:
-        parsed: list[Ticket | TriageError] = []
-        for item in items:
-            try:
-                t = item if isinstance(item, Ticket) else parse_ticket(item)
-                self._check_category(t)
-                parsed.append(t)
-            except TriageError as exc:
+        for d in self._route_chunk_dicts(items, errors):
+            yield d if isinstance(d, TriageError) else Decision.from_dict(d)
+
+    def _route_chunk_dicts(self, items: list[Any], errors: str) -> Iterator[dict[str, Any] | TriageError]:
+        for c in self.classify_many(items):
+            if isinstance(c, TriageError):
                 if errors == "raise":
-                    raise
-                parsed.append(exc)
-        to_classify = [t for t in parsed if isinstance(t, Ticket) and t.category is None]
-        classes: dict[int, Any] = {}
-        if to_classify:
-            try:
-                for t, c in zip(to_classify, self._classify(to_classify)):
-                    classes[id(t)] = c
-            except NoModelError as exc:
-                if errors == "raise":
-                    raise
-                for t in to_classify:
-                    classes[id(t)] = exc
-        for t in parsed:
-            if isinstance(t, TriageError):
-                yield t
+                    raise c
+                yield c
                 continue
             try:
-                if t.category is not None:
-                    yield self._decide(t, t.category, None, "given", None).decision
-                else:
-                    c = classes[id(t)]
-                    if isinstance(c, TriageError):
-                        yield TicketError([("category", str(c))], ticket_id=t.id)
-                        continue
-                    yield self._decide(t, c.category, c.confidence, "model", c.top).decision
+                yield self._decide_fast(c.ticket, c.category, c.confidence, c.source)
             except TriageError as exc:
                 if errors == "raise":
                     raise
                 yield exc
+
+    # --- hooks for stateful callers (the correlator) --------------------------------
+
+    def classify_many(self, tickets: Sequence[Ticket | dict[str, Any]]) -> list[Classified | TriageError]:
+        """Validate tickets and settle each one's category, asking the model once for all
+        that carry none; an invalid ticket's place holds its `TriageError`."""
+        out: list[Any] = []
+        need: list[int] = []
+        for item in tickets:
+            try:
+                t = item if isinstance(item, Ticket) else parse_ticket(item)
+                self._check_category(t)
+            except TriageError as exc:
+                out.append(exc)
+                continue
+            if t.category is not None:
+                out.append(Classified(t, t.category, None, "given"))
+            else:
+                need.append(len(out))
+                out.append(t)
+        if need:
+            try:
+                classes = self._classify([out[i] for i in need])
+            except NoModelError as exc:
+                for i in need:
+                    out[i] = TicketError([("category", str(exc))], ticket_id=out[i].id)
+            else:
+                for i, c in zip(need, classes):
+                    out[i] = Classified(out[i], c.category, c.confidence, "model", c.top)
+        return out
+
+    def decide(self, classified: Classified, *, affected_customers: int | None = None,
+               incident_id: str | None = None, evaluator: str = "durable") -> Routed:
+        """Decide a classified ticket, optionally as a member of a multi-customer incident:
+        `affected_customers` replaces the ticket's own count and `incident_id` is set on the
+        decision. The model is not asked again, so a re-decision keeps the category and
+        confidence of the first."""
+        t = classified.ticket
+        if affected_customers is not None and affected_customers != t.affected_customers:
+            t = t.model_copy(update={"affected_customers": affected_customers})
+        return self._decide(t, classified.category, classified.confidence, classified.source,
+                            classified.top, evaluator, incident_id=incident_id)
 
     def _check_category(self, t: Ticket) -> None:
         if t.category is not None and self._categories is not None and t.category not in self._categories:
@@ -167,36 +208,58 @@ class Triage:
         return self.model.classify([t.text for t in tickets])
 
     def _decide(self, t: Ticket, category: str, confidence: float | None, source: str,
-                top: Any, evaluator: str = "durable") -> Routed:
-        sched = self.schedule
-        created = t.created_at
-        facts = ticket_facts(t, category, confidence, source, sched.on_shift(created))
+                top: Any, evaluator: str = "durable", incident_id: str | None = None) -> Routed:
+        """Decide with every decision's full result (for explain and rule tests)."""
+        facts = self._facts(t, category, confidence, source)
         try:
             results = self.ruleset.evaluate(facts, evaluator)
         except TriageError as exc:
             raise TicketError([("", str(exc))], ticket_id=t.id) from None
-        priority = results[sched.priority_decision].value
-        region = results[sched.region_decision].value
+        values = {n: r.value for n, r in results.items()}
+        cited = {n: r.cited for n, r in results.items()}
+        d = self._decision_dict(t, values, cited, category, confidence, source, incident_id)
+        return Routed(Decision.from_dict(d), facts, results, top)
+
+    def _decide_fast(self, t: Ticket, category: str, confidence: float | None, source: str,
+                     incident_id: str | None = None) -> dict[str, Any]:
+        """The hot path: the decision as its contract dict, rules reused by cell."""
+        facts = self._facts(t, category, confidence, source)
+        try:
+            cited = self.ruleset.decide(facts)  # puts each decision's value into facts
+        except TriageError as exc:
+            raise TicketError([("", str(exc))], ticket_id=t.id) from None
+        return self._decision_dict(t, facts, cited, category, confidence, source, incident_id)
+
+    def _facts(self, t: Ticket, category: str, confidence: float | None, source: str) -> dict[str, Any]:
+        return ticket_facts(t, category, confidence, source, self.schedule.on_shift(t.created_at))
+
+    def _decision_dict(self, t: Ticket, values: dict[str, Any], cited: dict[str, list[str]], category: str,
+                       confidence: float | None, source: str, incident_id: str | None) -> dict[str, Any]:
+        """The contract dict; `values` holds every decision's value (the facts after deciding)."""
+        sched = self.schedule
+        created = t.created_at
+        priority = values[sched.priority_decision]
+        region = values[sched.region_decision]
         handoff = None
         if priority in sched.handoff_priorities:
             at, to = sched.handoff(created)
-            handoff = Handoff.model_construct(at=iso(at), to=to)
+            handoff = {"at": iso(at), "to": to}
         try:
             due = iso(sched.response_due(created, priority, region))
         except TriageError as exc:
             raise TicketError([("", str(exc))], ticket_id=t.id) from None
-        third = results.get("third_party")
-        outputs = {n: r.value for n, r in results.items() if n not in STANDARD_OUTPUTS}
-        decision = Decision.model_construct(
-            ticket_id=t.id, category=category, category_source=source,
-            confidence=None if confidence is None else round(float(confidence), 4),
-            needs_review=source == "model" and category == UNKNOWN,
-            priority=priority, tier=results["tier"].value, region=region, queue=results["queue"].value,
-            handoff=handoff, third_party=None if third is None else third.value, response_due=due,
-            incident_id=None, rules={n: r.cited for n, r in results.items()},
-            ruleset_version=self.ruleset.version, model_version=self.model_version,
-            outputs=outputs or None)
-        return Routed(decision, facts, results, top)
+        d = {
+            "ticket_id": t.id, "category": category, "category_source": source,
+            "confidence": None if confidence is None else round(float(confidence), 4),
+            "needs_review": source == "model" and category == UNKNOWN,
+            "priority": priority, "tier": values["tier"], "region": region, "queue": values["queue"],
+            "handoff": handoff, "third_party": values.get("third_party"), "response_due": due,
+            "incident_id": incident_id, "rules": cited,
+            "ruleset_version": self.ruleset.version, "model_version": self.model_version,
+        }
+        if self._own_decisions:
+            d["outputs"] = {n: values[n] for n in self._own_decisions}
+        return d
 
     def close(self) -> None:
         self.ruleset.close()

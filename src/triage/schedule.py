@@ -205,8 +205,9 @@ class Schedule:
 
 def iso(t: datetime) -> str:
     """UTC time as `2026-11-25T09:30:00Z` (fractions kept when present)."""
-    t = t.astimezone(timezone.utc)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return t.strftime(fmt)
+    if t.tzinfo is not timezone.utc:
+        t = t.astimezone(timezone.utc)
+    frac = f".{t.microsecond:06d}" if t.microsecond else ""
+    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}{frac}Z")
 
 

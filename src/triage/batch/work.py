@@ -61,7 +61,7 @@ def decide_chunk(rules: str | None, model: str | None, records: list[tuple[int, 
     triage = triage or get_triage(rules, model)
     parsed = [(n, parse_payload(p)) for n, p in records]
     good = [(n, obj) for n, obj in parsed if not isinstance(obj, TriageError)]
-    results = iter(triage.route_batch([obj for _, obj in good]))
+    results = iter(triage.route_batch_dicts([obj for _, obj in good]))
     lines: list[bytes] = []
     errors: list[dict[str, Any]] = []
     counts: dict[str, Counter] = {f: Counter() for f in (*SUMMARY_FIELDS, "changed")}
@@ -70,16 +70,15 @@ def decide_chunk(rules: str | None, model: str | None, records: list[tuple[int, 
         if isinstance(res, TriageError):
             errors.append(error_record(n, unit, obj, res))
             continue
-        lines.append(res.to_json())
-        d = res.to_dict()
+        lines.append(orjson.dumps(res))
         for f in SUMMARY_FIELDS:
-            counts[f][d[f]] += 1
+            counts[f][res[f]] += 1
         prev = obj.get("previous") if isinstance(obj, dict) else None
         if isinstance(prev, dict):
             for f in SUMMARY_FIELDS:
                 if f in prev:
                     counts["changed"][f"{f}:compared"] += 1
-                    if prev[f] != d[f]:
+                    if prev[f] != res[f]:
                         counts["changed"][f] += 1
     body = b"\n".join(lines) + b"\n" if lines else b""
     return body, errors, counts

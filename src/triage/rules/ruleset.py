@@ -1,25 +1,22 @@
 """A loaded rule set: its decisions in dependency order, evaluated on durable_rules.
 
-Stateless decisions depend only on which *cell* of the finite input domains the facts
-fall in (numbers split at the cut points the rows use; strings either one of the
-literals or "another string"), so each distinct cell is decided by durable_rules once
-and the matched rows reused from a bounded cache. Hit policies and templates are
-applied in Python on the matched rows, identically for both evaluators.
+`evaluate` runs every decision on durable_rules (or the interpreter) and returns the
+full result of each, for explain, rule tests and the checker. `decide` is the hot
+path: the same decisions reused by cell from `cellcache` (durable_rules decides each
+distinct cell once). Hit policies and templates are applied in Python on the matched
+rows, identically for both evaluators.
 """
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from triage.errors import TriageError
 from triage.rules import interpreter
+from triage.rules.cellcache import CellDecider
 from triage.rules.domains import Domain, type_class
-from triage.rules.interpreter import leaves
-from triage.rules.ir import Cmp, DecisionIR, Match, Output, Template
-
-CACHE_LIMIT = 65_536
+from triage.rules.ir import DecisionIR, Output, Template
 
 
 class RuleEvaluationError(TriageError):
@@ -30,49 +27,12 @@ def render(out: Output, values: dict[str, Any]) -> Any:
     return out.render(values) if isinstance(out, Template) else out
 
 
-class CellKeyer:
-    """Maps facts to the cell of a decision's input space; equal cells match equal rows."""
-
-    def __init__(self, decision: DecisionIR):
-        self.fields = sorted(decision.inputs)
-        cuts: dict[str, set[float]] = {f: set() for f in self.fields}
-        literals: dict[str, set[Any]] = {f: set() for f in self.fields}
-        self.regex_fields: set[str] = set()
-        for row in decision.rows:
-            for leaf in leaves(row.cond):
-                if isinstance(leaf, Cmp):
-                    if type_class(leaf.value) == "n":
-                        cuts[leaf.field].add(leaf.value)
-                    else:
-                        literals[leaf.field].add((type_class(leaf.value), leaf.value))
-                elif isinstance(leaf, Match):
-                    self.regex_fields.add(leaf.field)
-        self.cuts = {f: sorted(c) for f, c in cuts.items()}
-        self.literals = literals
-
-    def key(self, facts: dict[str, Any]) -> tuple[Any, ...]:
-        parts = []
-        for f in self.fields:
-            v = facts.get(f)
-            tc = type_class(v) if v is not None else None
-            if tc is None:
-                parts.append(None)
-            elif tc == "n":
-                cuts = self.cuts[f]
-                i = bisect_left(cuts, v)
-                parts.append(("n", 2 * i + (1 if i < len(cuts) and cuts[i] == v else 0)))
-            elif f in self.regex_fields or (tc, v) in self.literals[f]:
-                parts.append((tc, v))
-            else:
-                parts.append((tc, "*"))
-        return tuple(parts)
-
-
 @dataclass
 class DecisionResult:
     value: Any
-    rows: list[int]  # matched rows that decided (empty: the default)
+    rows: list[int]  # the rows that decided (empty: the default)
     cited: list[str]
+    matched: list[int] = field(default_factory=list)  # every row whose condition held
 
 
 @dataclass
@@ -85,8 +45,7 @@ class RuleSet:
     version: str
     use_cache: bool = True
     _engine: Any = field(default=None, repr=False)
-    _keyers: dict[str, CellKeyer] = field(default_factory=dict, repr=False)
-    _caches: dict[str, dict[tuple, list[int]]] = field(default_factory=dict, repr=False)
+    _decider: Any = field(default=None, repr=False)
 
     @classmethod
     def load(cls, folder: str | Path) -> "RuleSet":
@@ -111,46 +70,45 @@ class RuleSet:
 
     @property
     def engine(self) -> Any:
+        """The durable_rules engine, compiled on first use (with the cell keyer and cache)."""
         if self._engine is None:
             from triage.rules.durable_engine import DurableEngine
 
             self._engine = DurableEngine(self.decisions)
-            self._keyers = {d.name: CellKeyer(d) for d in self.decisions}
-            self._caches = {d.name: {} for d in self.decisions}
         return self._engine
 
     def evaluate(self, facts: dict[str, Any], evaluator: str = "durable") -> dict[str, DecisionResult]:
         """Decide every decision in order; each result becomes a fact for the next.
 
-        `evaluator` is "durable" (the engine, cached by cell) or "python" (the interpreter).
+        `evaluator` is "durable" (durable_rules) or "python" (the interpreter); no cache.
         `facts` is extended in place with the decisions' values.
         """
-        matcher = self._durable_rows if evaluator == "durable" else self._python_rows
         results: dict[str, DecisionResult] = {}
         for d in self.decisions:
-            rows = matcher(d, facts)
+            if evaluator == "durable":
+                rows = self._engine_rows(d, facts)
+            else:
+                rows = interpreter.matching_rows(d, facts, first_only=d.hit_policy == "first")
             res = resolve(d, rows, facts)
+            res.matched = rows
             facts[d.name] = res.value
             results[d.name] = res
         return results
 
-    def _python_rows(self, d: DecisionIR, facts: dict[str, Any]) -> list[int]:
-        return interpreter.matching_rows(d, facts, first_only=d.hit_policy == "first")
+    def decide(self, facts: dict[str, Any]) -> dict[str, list[str]]:
+        """The hot path: every decision's value put into `facts`; returns the cited rules.
 
-    def _durable_rows(self, d: DecisionIR, facts: dict[str, Any]) -> list[int]:
-        engine = self.engine
-        first = d.hit_policy == "first"
+        Equal to `evaluate(facts, "durable")` (a property test holds it so), with each
+        distinct cell decided once by durable_rules and reused (see `cellcache`).
+        """
         if not self.use_cache:
-            return engine.matching_rows(d.name, facts, first)
-        key = self._keyers[d.name].key(facts)
-        cache = self._caches[d.name]
-        rows = cache.get(key)
-        if rows is None:
-            rows = engine.matching_rows(d.name, facts, first)
-            if len(cache) >= CACHE_LIMIT:
-                cache.clear()
-            cache[key] = rows
-        return rows
+            return {n: r.cited for n, r in self.evaluate(facts).items()}
+        if self._decider is None:
+            self._decider = CellDecider(self.decisions, self.domains, self._engine_rows, resolve)
+        return self._decider.decide(facts)
+
+    def _engine_rows(self, d: DecisionIR, facts: dict[str, Any]) -> list[int]:
+        return self.engine.matching_rows(d.name, facts, d.hit_policy == "first")
 
     def close(self) -> None:
         if self._engine is not None:
@@ -160,7 +118,7 @@ class RuleSet:
     def __getstate__(self) -> dict[str, Any]:
         # The native engine is not picklable: a worker process rebuilds it on first use.
         state = dict(self.__dict__)
-        state.update(_engine=None, _keyers={}, _caches={})
+        state.update(_engine=None, _decider=None)
         return state
 
 
