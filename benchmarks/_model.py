@@ -96,8 +96,9 @@ def get_model(log: Any = print) -> tuple[Any, dict[str, Any]]:
 
             t0 = time.perf_counter()
             model = load_model(DEFAULT_DIR)
-            return model, {"kind": "default", "description": f"the project's default model ({DEFAULT_DIR.relative_to(ROOT)})",
-                           "dir": str(DEFAULT_DIR), "load_seconds": round(time.perf_counter() - t0, 3)}
+            return model, {"kind": "default", "dir": str(DEFAULT_DIR),
+                           "description": f"the project's default model ({DEFAULT_DIR.relative_to(ROOT)})",
+                           "load_seconds": round(time.perf_counter() - t0, 3)}
         except Exception as exc:  # a half-written model while others work on it
             log(f"models/default exists but does not load ({type(exc).__name__}: {exc}); training one here")
     cached = _cached()
@@ -141,7 +142,9 @@ def _cache_dir() -> Path:
     """Where a model trained here is kept for the other benchmarks of the run: keyed by the
     corpus and the model code, so any change to either trains a new one."""
     h = hashlib.sha256()
-    for p in sorted((ROOT / "models" / "corpus").glob("*.jsonl")) + sorted((ROOT / "src" / "triage" / "model").glob("*.py")):
+    files = sorted((ROOT / "models" / "corpus").glob("*.jsonl"))
+    files += sorted((ROOT / "src" / "triage" / "model").glob("*.py"))
+    for p in files:
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return Path(tempfile.gettempdir()) / f"triage-bench-model-{h.hexdigest()[:16]}"

@@ -162,7 +162,12 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
 
 @contextmanager
 def _locked() -> Iterator[None]:
-    lock = HERE / ".RESULTS.md.lock"
+    # Outside the repository (nothing to commit), one per checkout.
+    import hashlib
+    import tempfile
+
+    tag = hashlib.sha256(str(RESULTS_MD).encode()).hexdigest()[:12]
+    lock = Path(tempfile.gettempdir()) / f"triage-bench-results-{tag}.lock"
     with open(lock, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -174,7 +179,7 @@ def _locked() -> Iterator[None]:
 def update_section(name: str, markdown: str) -> None:
     """Replace (or append) the section `name` of RESULTS.md, leaving other sections alone."""
     begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    block = f"{begin}\n{markdown.strip()}\n{end}"
     with _locked():
         text = RESULTS_MD.read_text() if RESULTS_MD.exists() else HEADER
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
