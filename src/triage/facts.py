@@ -4,7 +4,9 @@ The names are the contract of `shared/reference-policy.md` ("Inputs the rules ma
 use"); their domains derive from the ticket model's own types, so they are declared
 once. A rule set's `facts.yaml` may narrow them (e.g. the category enumeration) and
 declare `extra.<name>` facts. Extra ticket fields are flattened with dots, bounded in
-depth and number, so that a message never nears durable_rules' 255-property limit.
+depth and number (only the fields a rule reads reach durable_rules' messages, so its
+255-property limit is the rule set's concern, not the ticket's); every extra the rule
+set reads is kept whatever the bounds.
 """
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ STANDARD_DOMAINS: dict[str, Domain] = {d.name: d for d in (
 
 
 def ticket_facts(ticket: Ticket, category: str, confidence: float | None, source: str,
-                 shift_region: str) -> dict[str, Any]:
-    """The facts of one ticket; None means absent."""
+                 shift_region: str, wanted: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The facts of one ticket; None means absent. `wanted`: the extras the rules read."""
     c, s = ticket.customer, ticket.service
     facts: dict[str, Any] = {
         "category": category,
@@ -71,34 +73,46 @@ def ticket_facts(ticket: Ticket, category: str, confidence: float | None, source
         "shift_region": shift_region,
     }
     if ticket.model_extra:
-        facts.update(extra_facts(ticket.model_extra))
+        facts.update(extra_facts(ticket.model_extra, wanted))
     return facts
 
 
-def extra_facts(extra: dict[str, Any]) -> dict[str, Any]:
+def extra_facts(extra: dict[str, Any], wanted: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Flatten extra fields to `extra.a.b` scalars (depth, count and length bounded).
 
-    Lists and values deeper than `MAX_EXTRA_DEPTH` are not facts; beyond
+    Every field in `wanted` (the extras a rule set reads) is kept, at any depth. Of the
+    others, lists and values deeper than `MAX_EXTRA_DEPTH` are not facts, and beyond
     `MAX_EXTRA_FACTS` the rest are dropped in key order, so the result is deterministic.
     """
     out: dict[str, Any] = {}
+    others = 0
+    # Dicts on the way to a wanted field are walked whatever the depth or count.
+    on_the_way = {w[:i] for w in wanted for i in range(len(w)) if w[i] == "."}
 
     def walk(prefix: str, value: Any, depth: int) -> None:
-        if len(out) >= MAX_EXTRA_FACTS:
-            return
+        nonlocal others
         if isinstance(value, dict):
-            if depth >= MAX_EXTRA_DEPTH:
+            if prefix not in on_the_way and (depth >= MAX_EXTRA_DEPTH or others >= MAX_EXTRA_FACTS):
                 return
             for k in sorted(value, key=str):
                 walk(f"{prefix}.{k}", value[k], depth + 1)
-        elif isinstance(value, bool) or value is None:
-            out[prefix] = value
+            return
+        is_wanted = prefix in wanted
+        if not is_wanted and (depth > MAX_EXTRA_DEPTH or others >= MAX_EXTRA_FACTS):
+            return
+        if isinstance(value, bool) or value is None:
+            pass
         elif isinstance(value, (int, float)):
             if isinstance(value, float) and not math.isfinite(value):
                 return
-            out[prefix] = quantise(value)
+            value = quantise(value)
         elif isinstance(value, str):
-            out[prefix] = value[:MAX_EXTRA_STRING]
+            value = value[:MAX_EXTRA_STRING]
+        else:
+            return
+        if not is_wanted and prefix not in out:
+            others += 1
+        out[prefix] = value
 
     for key in sorted(extra, key=str):
         walk(f"extra.{key}", extra[key], 1)

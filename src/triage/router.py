@@ -64,6 +64,10 @@ class Triage:
         else:
             self.schedule = Schedule.load(schedule or self.ruleset.folder / SCHEDULE_FILE)
         self._check_decisions()
+        try:
+            self.ruleset.engine  # durable_rules' limits refuse a rule set here, not at its first ticket
+        except RuleFileError as exc:
+            raise RuleSetErrors([exc]) from None
         if model is False:
             self.model = None
         elif model is None:
@@ -76,6 +80,7 @@ class Triage:
         cats = self.ruleset.categories
         self._categories = frozenset(cats) if cats else None
         self._own_decisions = [n for n in self.ruleset.decision_names if n not in STANDARD_OUTPUTS]
+        self._extra_fields = self.ruleset.extra_fields  # kept whatever the bounds on extras
 
     def _check_decisions(self) -> None:
         names = set(self.ruleset.decision_names)
@@ -231,7 +236,8 @@ class Triage:
         return self._decision_dict(t, facts, cited, category, confidence, source, incident_id)
 
     def _facts(self, t: Ticket, category: str, confidence: float | None, source: str) -> dict[str, Any]:
-        return ticket_facts(t, category, confidence, source, self.schedule.on_shift(t.created_at))
+        return ticket_facts(t, category, confidence, source, self.schedule.on_shift(t.created_at),
+                            self._extra_fields)
 
     def _decision_dict(self, t: Ticket, values: dict[str, Any], cited: dict[str, list[str]], category: str,
                        confidence: float | None, source: str, incident_id: str | None) -> dict[str, Any]:
@@ -266,6 +272,6 @@ class Triage:
 
 
 def _load_model(path: str | Path) -> Any:
-    from triage.model import load_model
+    from triage.model.lazy import open_model
 
-    return load_model(Path(path))
+    return open_model(Path(path))

@@ -3,10 +3,12 @@
 Field names and defaults are the public contract of `shared/formats.md`. Counts are
 strict integers (a string "5" or 1.5 is refused, never coerced), `created_at` must
 carry a time zone and is kept in UTC, and unknown extra fields are kept so that a
-user's own rules can read them as `extra.<name>`.
+user's own rules can read them as `extra.<name>`. Text must be Unicode: a lone
+surrogate, anywhere, is refused naming its field.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
@@ -21,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from triage.errors import TicketError
 
@@ -85,7 +88,10 @@ class Ticket(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _to_utc(cls, v: datetime) -> datetime:
-        v = v.astimezone(timezone.utc)
+        try:
+            v = v.astimezone(timezone.utc)
+        except OverflowError:  # year 1 or 9999 shifted across the edge of `datetime`
+            raise ValueError("must lie between 1970 and 9000") from None
         if not MIN_CREATED <= v < MAX_CREATED:
             raise ValueError("must lie between 1970 and 9000")
         return v
@@ -94,6 +100,22 @@ class Ticket(BaseModel):
     @classmethod
     def _null_means_default(cls, v: Any) -> Any:
         return {} if v is None else v
+
+    @model_validator(mode="after")
+    def _valid_unicode(self) -> "Ticket":
+        # Python's json (the webhook's) accepts "\ud800"; orjson, UTF-8 and every output
+        # of ours do not. Refused at the door, as `triage route` refuses the same bytes.
+        c, s = self.customer, self.service
+        for path, text in (("id", self.id), ("subject", self.subject), ("body", self.body),
+                           ("category", self.category), ("status", self.status),
+                           ("customer.account_id", c.account_id), ("customer.partner_id", c.partner_id),
+                           ("service.service_id", s.service_id), ("service.location", s.location)):
+            if text is not None and not text.isascii() and _SURROGATE.search(text):
+                raise _surrogate_error(path, text)
+        found = lone_surrogate(self.__pydantic_extra__) if self.__pydantic_extra__ else None
+        if found is not None:
+            raise _surrogate_error(*found)
+        return self
 
     @model_validator(mode="after")
     def _needs_text_or_category(self) -> "Ticket":
@@ -125,10 +147,42 @@ def ticket_error(exc: ValidationError, data: Any) -> TicketError:
     """Turn pydantic's errors into one `TicketError` with a field path per problem."""
     problems = []
     for err in exc.errors(include_url=False):
+        if err["type"] == "lone_surrogate":
+            problems.append((err["ctx"]["field"], err["msg"]))
+            continue
         path = ".".join(str(p) for p in err["loc"])
+        if not path and err["type"] == "string_unicode" and isinstance(data, dict):
+            found = lone_surrogate(data)  # a field name that is not text: name it as best we can
+            path = found[0].encode("utf-8", "backslashreplace").decode() if found else path
         problems.append((path, _reason(err)))
     tid = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+    if tid is not None and _SURROGATE.search(tid):
+        tid = None
     return TicketError(problems, ticket_id=tid)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def lone_surrogate(data: dict[Any, Any]) -> tuple[str, str] | None:
+    """The first field (dotted path) whose name or text holds a lone surrogate, and that text."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        prefix, node = stack.pop()
+        for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
+            for text in (k, v):
+                if isinstance(text, str) and not text.isascii() and _SURROGATE.search(text):
+                    return f"{prefix}{k}", text
+            if isinstance(v, (dict, list)):
+                stack.append((f"{prefix}{k}.", v))
+    return None
+
+
+def _surrogate_error(path: str, text: str) -> PydanticCustomError:
+    char = _SURROGATE.search(text).group()  # type: ignore[union-attr]
+    return PydanticCustomError("lone_surrogate", "holds a lone surrogate ({char}), which is not Unicode text",
+                               {"field": path.encode("utf-8", "backslashreplace").decode(),  # printable
+                                "char": repr(char)[1:-1]})
 
 
 def _reason(err: dict[str, Any]) -> str:

@@ -34,13 +34,53 @@ def save(path: Path, data: dict[str, Any]) -> None:
     fsync_dir(path.parent)
 
 
+class Unusable(Exception):
+    """The checkpoint exists but cannot be used (truncated, corrupted, edited)."""
+
+
 def load(path: Path) -> dict[str, Any] | None:
+    """The checkpoint at `path`, None when there is none; `Unusable` when it is damaged."""
     try:
-        return orjson.loads(path.read_bytes())
+        data = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, orjson.JSONDecodeError):
-        return None
+    except OSError as exc:
+        raise Unusable(exc.strerror or str(exc)) from None
+    except orjson.JSONDecodeError as exc:
+        raise Unusable(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
+        raise Unusable("not a checkpoint (no `identity`)")
+    return data
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def shape_problem(data: Any) -> str | None:
+    """What is missing or of the wrong type in a checkpoint (None when it looks right)."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    for key in ("identity", "position", "out", "errors", "summary"):
+        if not isinstance(data.get(key), dict):
+            return f"`{key}` is missing or not an object"
+    pos = data["position"]
+    if set(pos) != {"records", "offset"} or not all(_count(v) for v in pos.values()):
+        return "`position` is not two counts"
+    for key in ("out", "errors"):
+        if not all(_count(v) for v in data[key].values()) or len(data[key]) != 1:
+            return f"`{key}` is not one count"
+    summary = data["summary"]
+    if not all(_count(summary.get(k)) for k in ("records", "decided", "errors")):
+        return "`summary` lacks its counts"
+    counts, changed = summary.get("counts"), summary.get("changed", {})
+    if not isinstance(counts, dict) or not all(isinstance(c, dict) and all(_count(n) for n in c.values())
+                                               for c in counts.values()):
+        return "`summary.counts` is not counts"
+    if not isinstance(changed, dict) or not all(
+            isinstance(c, dict) and _count(c.get("compared")) and _count(c.get("changed")) for c in changed.values()):
+        return "`summary.changed` is not counts"
+    return None
 
 
 def remove(path: Path) -> None:

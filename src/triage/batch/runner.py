@@ -91,6 +91,9 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
         file_format(p)
     if job.out.resolve() == job.errors.resolve():
         raise InputError("--out and --errors must be different files")
+    for option, p in (("--out", job.out), ("--errors", job.errors)):
+        if p.resolve() == job.input.resolve() or (p.exists() and p.samefile(job.input)):
+            raise InputError(f"{option} {p} is the input file: it would be overwritten")
     triage = get_triage(job.rules, job.model)  # validates rules and model before any work
     # Workers (other processes, Dask) get the same rules and model by absolute path.
     job.rules = str(triage.ruleset.folder.resolve())
@@ -98,22 +101,45 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
     identity = {"input": str(job.input.resolve()), "fingerprint": checkpoint.fingerprint(job.input),
                 "ruleset_version": triage.ruleset_version, "model_version": triage.model_version,
                 "out": str(job.out.resolve()), "errors": str(job.errors.resolve())}
-    state = checkpoint.load(job.checkpoint_path) if job.resume else None
-    if job.resume and state is None:
-        log("no checkpoint found: starting from the beginning")
+    state = None
+    if job.resume:
+        try:
+            state = checkpoint.load(job.checkpoint_path)
+        except checkpoint.Unusable as exc:
+            # Outputs are rewritten from scratch, so starting over loses and repeats nothing.
+            log(f"{job.checkpoint_path} cannot be used ({exc}): starting from the beginning")
+        else:
+            if state is None:
+                log("no checkpoint found: starting from the beginning")
     if state is not None:
         for key, value in identity.items():
             if state["identity"].get(key) != value:
                 raise ResumeError(f"cannot resume: the checkpoint was written for a different {key} "
                                   f"({state['identity'].get(key)!r}, now {value!r}); run without --resume")
+        problem = checkpoint.shape_problem(state)
+        if problem:
+            # Outputs are rewritten from scratch, so starting over loses and repeats nothing.
+            log(f"{job.checkpoint_path} cannot be used ({problem}): starting from the beginning")
+            state = None
     elif job.checkpoint_path.exists() and not job.resume:
         log(f"an earlier run left {job.checkpoint_path}; starting over (use --resume to continue it)")
     summary = Summary.from_dict(state["summary"]) if state else Summary()
     position = Position(**state["position"]) if state else Position()
     out = make_sink(job.out, DECISION_COLUMNS)
     err = make_sink(job.errors, [job.unit, "id", "error", "reason"])
-    out.open(state["out"] if state else None)
-    err.open(state["errors"] if state else None)
+    try:
+        try:
+            if position.offset > job.input.stat().st_size:
+                raise ValueError(f"{job.input} is shorter than the checkpointed position")
+            out.open(state["out"] if state else None)
+            err.open(state["errors"] if state else None)
+        except (ValueError, KeyError) as exc:  # outputs changed since the checkpoint, or another format
+            log(f"{job.checkpoint_path} does not match the outputs ({exc}): starting from the beginning")
+            summary, position = Summary(), Position()
+            out.open(None)
+            err.open(None)
+    except OSError as exc:
+        raise InputError(f"cannot write {exc.filename or job.out}: {exc.strerror or exc}") from None
     if on_progress:
         on_progress(summary.records, position.offset)
 

@@ -33,6 +33,14 @@ def flatten_decision(d: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -72,6 +80,8 @@ class Sink:
 class JsonlSink(Sink):
     def open(self, state: dict[str, Any] | None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if state and (not self.path.is_file() or self.path.stat().st_size < state["bytes"]):
+            raise ValueError(f"{self.path} is shorter than its checkpoint says ({state['bytes']} bytes)")
         self.f = open(self.path, "r+b" if state and self.path.exists() else "wb")
         if state:
             self.f.truncate(state["bytes"])
@@ -122,14 +132,25 @@ def _cell(v: Any) -> Any:
 class ParquetSink(Sink):
     def open(self, state: dict[str, Any] | None) -> None:
         self.parts = self.path.with_name(self.path.name + ".parts")
+        self.merged = False
         if not state and self.parts.exists():
             shutil.rmtree(self.parts)
-        self.parts.mkdir(parents=True, exist_ok=True)
         self.count = state["parts"] if state else 0
+        self.pending: list[dict[str, Any]] = []
+        if state and any(not self._part(i).is_file() for i in range(self.count)):
+            # Parts are removed only once the merged file has replaced the target, so a
+            # run killed while removing them (or before its checkpoint went) is finished.
+            if not self.path.is_file():
+                raise ValueError(f"{self.parts}: parts of the checkpointed output are missing")
+            self.merged = True
+            return
+        self.parts.mkdir(parents=True, exist_ok=True)
         for p in self.parts.glob("part-*.parquet"):
             if int(p.stem.split("-")[1]) >= self.count:
                 p.unlink()
-        self.pending: list[dict[str, Any]] = []
+
+    def _part(self, i: int) -> Path:
+        return self.parts / f"part-{i:08d}.parquet"
 
     def write_rows(self, rows: list[dict[str, Any]]) -> None:
         self.pending.extend(rows)
@@ -153,13 +174,16 @@ class ParquetSink(Sink):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = pa.schema([(c, pa.string()) for c in self.columns])
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for p in sorted(self.parts.glob("part-*.parquet")):
-                writer.write_table(pq.read_table(p, schema=schema))
-        os.replace(tmp, self.path)
-        shutil.rmtree(self.parts)
+        if not self.merged:
+            schema = pa.schema([(c, pa.string()) for c in self.columns])
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for i in range(self.count):
+                    writer.write_table(pq.read_table(self._part(i), schema=schema))
+            fsync_file(tmp)
+            os.replace(tmp, self.path)
+            fsync_dir(self.path.parent)
+        shutil.rmtree(self.parts, ignore_errors=True)
 
 
 def _text(v: Any) -> str | None:

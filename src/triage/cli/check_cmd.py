@@ -25,9 +25,9 @@ def model_labels(model: str | None, no_model: bool) -> tuple[list[str] | None, s
     if path is None:
         return None, None, None
     try:
-        from triage.model import load_model
+        from triage.model.verify import verify_model
 
-        return list(load_model(path).labels), str(path), None
+        return list(verify_model(path).labels), str(path), None
     except ImportError as exc:
         problem = f"models cannot be loaded here ({exc})"
     except TriageError as exc:

@@ -39,7 +39,10 @@ def diff(input_path: str, old_rules: str | None, new_rules: str | None, old_mode
     label = lambda t, r, m: f"{r or 'shipped rules'} ({t.ruleset_version[7:19]})" + (f", model {m}" if m else "")
     md = report.to_markdown(label(old, old_rules, old_model), label(new, new_rules, new_model))
     if out:
-        Path(out).write_text(md)
+        try:
+            Path(out).write_text(md)
+        except OSError as exc:
+            fail(f"{out}: {exc.strerror or exc}", 2)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(report.to_dict(), option=orjson.OPT_NON_STR_KEYS) + b"\n")
     elif not out:

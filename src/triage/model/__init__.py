@@ -2,19 +2,30 @@
 
 Modules, in the order a text travels: `text` (what the model reads), `features`
 (n-gram TF-IDF in numpy), `classifier` (linear SVM + calibration + threshold),
-`calibration`, `threshold`, `persist` (save, verify, load), `data` and `metrics`
-(training and evaluation), `build_default` (the shipped model).
+`calibration`, `threshold`, `verify` and `persist` (check, save, load), `lazy` (load on
+first use), `data` and `metrics` (training and evaluation), `build_default` (the
+shipped model). Exports load on first access, so `triage.model.lazy` and
+`triage.model.verify` import without numpy.
 """
-from triage.model.classifier import TextClassifier
-from triage.model.data import LabelledData, read_labelled
-from triage.model.persist import (
-    UNKNOWN,
-    Classification,
-    LoadedModel,
-    load_model,
-    save_model,
-)
-from triage.model.text import MAX_TEXT_CHARS, ticket_text
+from __future__ import annotations
 
-__all__ = ["MAX_TEXT_CHARS", "UNKNOWN", "Classification", "LabelledData", "LoadedModel",
-           "TextClassifier", "load_model", "read_labelled", "save_model", "ticket_text"]
+from typing import Any
+
+_EXPORTS = {
+    "TextClassifier": "triage.model.classifier", "LabelledData": "triage.model.data",
+    "read_labelled": "triage.model.data", "UNKNOWN": "triage.model.verify",
+    "Classification": "triage.model.persist", "LoadedModel": "triage.model.persist",
+    "load_model": "triage.model.persist", "save_model": "triage.model.persist",
+    "MAX_TEXT_CHARS": "triage.model.text", "ticket_text": "triage.model.text",
+    "LazyModel": "triage.model.lazy", "open_model": "triage.model.lazy",
+    "verify_model": "triage.model.verify",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'triage.model' has no attribute {name!r}")

@@ -63,8 +63,11 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 
 def normalise(text: str) -> str:
-    """Lower-case, collapse whitespace, pad with one space: the string n-grams are cut from."""
-    return " " + " ".join(text.lower().split()) + " "
+    """Lower-case, collapse whitespace, pad with one space: the string n-grams are cut from.
+
+    NUL separates the texts of a batch (`_SEP`), so a NUL inside a text counts as a space.
+    """
+    return " " + " ".join(text.lower().replace("\0", " ").split()) + " "
 
 
 class _Grams(NamedTuple):

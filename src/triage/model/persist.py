@@ -26,12 +26,10 @@ import io
 import json
 import math
 import os
-import platform
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +38,16 @@ import numpy as np
 from triage.errors import ModelError
 from triage.model.classifier import TextClassifier
 
-#: Bumped whenever the pickled classes change shape; a model of another format is refused.
-FORMAT_VERSION = 1
-MODEL_FILE = "model.joblib"
-MANIFEST_FILE = "manifest.json"
-#: The category of a prediction whose confidence is below the model's threshold.
-UNKNOWN = "unknown"
-_REBUILD = "rebuild it with `make model` (or `triage train`)"
+from triage.model.verify import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    REBUILD,
+    UNKNOWN,
+    VerifiedModel,
+    library_versions,
+    verify_model,
+)
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,6 @@ class LoadedModel:
 
 
 # -- saving ------------------------------------------------------------------------------
-def _versions() -> dict[str, str]:
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "unknown"
-
-    return {"triage": version("triage"), "scikit-learn": version("scikit-learn"),
-            "numpy": np.__version__, "python": platform.python_version()}
-
-
 def _json_safe(value: Any) -> Any:
     """NaN/inf become null (JSON has no NaN); numpy scalars become Python numbers."""
     if isinstance(value, dict):
@@ -168,7 +158,7 @@ def save_model(clf: TextClassifier, directory: str | Path, metrics: dict[str, An
         "metrics": metrics or {},
         "training_data_sha256": data_hash,
         "settings": clf.get_params(),
-        "versions": _versions(),
+        "versions": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", created),
         "model_file": {"name": MODEL_FILE, "sha256": hashlib.sha256(blob).hexdigest(),
                        "size": len(blob)},
@@ -182,101 +172,25 @@ def save_model(clf: TextClassifier, directory: str | Path, metrics: dict[str, An
 
 
 # -- loading -----------------------------------------------------------------------------
-_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "format": int, "labels": list, "threshold": (int, float), "versions": dict,
-    "model_file": dict, "metrics": dict}
-
-
-def _read_manifest(directory: Path) -> dict[str, Any]:
-    where = str(directory)
-    if not directory.exists():
-        raise ModelError("no such model directory", where)
-    if not directory.is_dir():
-        raise ModelError("not a directory (a model is a directory with manifest.json "
-                         "and model.joblib)", where)
-    try:
-        raw = (directory / MANIFEST_FILE).read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{MANIFEST_FILE} is missing; {_REBUILD}", where) from None
-    except OSError as e:
-        raise ModelError(f"{MANIFEST_FILE} cannot be read: {e.strerror}", where) from None
-    try:
-        manifest = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ModelError(f"{MANIFEST_FILE} is not valid JSON ({e})", where) from None
-    if not isinstance(manifest, dict):
-        raise ModelError(f"{MANIFEST_FILE} is not a JSON object", where)
-    for field, kind in _FIELDS.items():
-        if field not in manifest:
-            raise ModelError(f"{MANIFEST_FILE} has no '{field}' field", where)
-        if not isinstance(manifest[field], kind) or isinstance(manifest[field], bool):
-            raise ModelError(f"{MANIFEST_FILE}: '{field}' has the wrong type", where)
-    mf = manifest["model_file"]
-    if (mf.get("name") != MODEL_FILE or not isinstance(mf.get("sha256"), str)
-            or not isinstance(mf.get("size"), int)):
-        raise ModelError(f"{MANIFEST_FILE}: 'model_file' needs name '{MODEL_FILE}', "
-                         "sha256 and size", where)
-    if not all(isinstance(x, str) for x in manifest["labels"]):
-        raise ModelError(f"{MANIFEST_FILE}: 'labels' must be strings", where)
-    if not 0.0 <= manifest["threshold"] <= 1.0:
-        raise ModelError(f"{MANIFEST_FILE}: 'threshold' must be between 0 and 1", where)
-    return manifest
-
-
-def _major_minor(version: str, parts: int) -> tuple[str, ...]:
-    return tuple(version.split(".")[:parts])
-
-
-def _check_versions(manifest: dict[str, Any], where: str) -> None:
-    if manifest["format"] != FORMAT_VERSION:
-        raise ModelError(f"model format {manifest['format']}, this triage reads format "
-                         f"{FORMAT_VERSION}; {_REBUILD}", where)
-    built = manifest["versions"]
-    running = _versions()
-    # The pickle holds numpy arrays (numpy's major version changes their pickled form)
-    # and classes of this package; scikit-learn is checked because the manifest promises
-    # a model that was built and validated with the scikit-learn in use.
-    for dist, parts in (("scikit-learn", 2), ("numpy", 1)):
-        have, want = str(running[dist]), str(built.get(dist, "missing"))
-        if _major_minor(have, parts) != _major_minor(want, parts):
-            raise ModelError(f"model was built with {dist} {want} but {have} is installed; "
-                             f"{_REBUILD}", where)
-
-
 def load_model(path: str | Path) -> LoadedModel:
     """Load a model directory after checking it against its manifest (see module docstring)."""
+    return unpickle(verify_model(path))
+
+
+def unpickle(verified: VerifiedModel) -> LoadedModel:
+    """Unpickle a verified model file (the bytes that were hashed)."""
     import joblib
 
-    directory = Path(path)
-    where = str(directory)
-    manifest = _read_manifest(directory)
-    _check_versions(manifest, where)
-    expected = manifest["model_file"]
-    model_path = directory / MODEL_FILE
-    try:
-        size = model_path.stat().st_size
-        if size != expected["size"]:
-            raise ModelError(f"{MODEL_FILE} has {size} bytes, the manifest says "
-                             f"{expected['size']} (truncated or replaced); {_REBUILD}", where)
-        blob = model_path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{MODEL_FILE} is missing; {_REBUILD}", where) from None
-    except OSError as e:
-        raise ModelError(f"{MODEL_FILE} cannot be read: {e.strerror}", where) from None
-    digest = hashlib.sha256(blob).hexdigest()
-    if digest != expected["sha256"]:
-        raise ModelError(f"{MODEL_FILE} does not match its manifest (SHA-256 {digest[:12]}…, "
-                         f"expected {expected['sha256'][:12]}…): corrupted or replaced; "
-                         f"{_REBUILD}", where)
+    where = str(verified.path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")      # e.g. an InconsistentVersionWarning
-            clf = joblib.load(io.BytesIO(blob))
+            clf = joblib.load(io.BytesIO(verified.blob))
     except Exception as e:  # the file matched its manifest, but the pickle is unusable
         raise ModelError(f"{MODEL_FILE} cannot be loaded ({type(e).__name__}: {e}); "
-                         f"{_REBUILD}", where) from None
+                         f"{REBUILD}", where) from None
     if not isinstance(clf, TextClassifier) or not hasattr(clf, "threshold_"):
         raise ModelError(f"{MODEL_FILE} does not hold a fitted TextClassifier", where)
-    if [str(x) for x in clf.classes_] != manifest["labels"]:
+    if [str(x) for x in clf.classes_] != verified.manifest["labels"]:
         raise ModelError(f"{MODEL_FILE} and {MANIFEST_FILE} disagree on the labels", where)
-    return LoadedModel(clf, manifest, directory, f"sha256:{digest}")
+    return LoadedModel(clf, verified.manifest, verified.path, verified.version)

@@ -172,9 +172,10 @@ class CellDecider:
         r = self.resolve(d, rows, facts)
         if d.hit_policy in ("first", "unique"):
             then = d.rows[r.rows[0]].then if r.rows else d.default
-            entry = (None, self.renderers[id(then)], r.cited) if isinstance(then, Template) else (then, None, r.cited)
+            render = self.renderers[id(then)] if isinstance(then, Template) else None
+            entry = (None if render else then, render, tuple(r.cited))
         else:
-            entry = (None, partial(self._general, d, tuple(rows)), r.cited)
+            entry = (None, partial(self._general, d, tuple(rows)), tuple(r.cited))
         cache = self.caches[j]
         if len(cache) >= self.limit:
             cache.clear()

@@ -7,6 +7,8 @@ type class), which is how the engine's type coercion is kept out.
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ TYPE_CLASSES = ("s", "n", "b")
 # exponents such as 1e-05), so rule literals and facts are quantised to 3 decimals.
 NUMBER_SCALE = 1000
 NUMBER_LIMIT = 9_000_000_000_000  # |value| beyond this is clamped (fits int64 once scaled)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def type_class(value: Any) -> str | None:
@@ -67,16 +70,24 @@ class Domain:
             return f"a {type(value).__name__} cannot be compared"
         if op in ("<", "<=", ">", ">=") and tc != "n":
             return f"`{op}` needs a number, got {value!r}"
+        if self.declared and tc not in self.type_classes:
+            return f"{self.name} is {_article(self.type)}, not {_kind(tc)} ({value!r})"
+        # Checked for undeclared extras too: both evaluators must see the literal as written.
+        if tc == "n" and not math.isfinite(value):
+            return f"numbers in rules must be finite ({value!r})"
+        if tc == "n" and abs(value) > NUMBER_LIMIT:
+            return f"numbers in rules lie within ±{NUMBER_LIMIT:,} ({value!r})"
+        if tc == "n" and quantise(value) != value:
+            return f"numbers in rules have at most 3 decimals ({value!r})"
+        if tc == "s" and _SURROGATE.search(value):
+            return (f"{value!r} holds a lone surrogate, which no ticket text can: write the character "
+                    "itself (YAML's \\U0001F600 form, not a \\uD83D\\uDE00 pair)")
         if not self.declared:
             return None
-        if tc not in self.type_classes:
-            return f"{self.name} is {_article(self.type)}, not {_kind(tc)} ({value!r})"
         if op in ("<", "<=", ">", ">=") and not self.ordered:
             return f"`{op}` cannot order {self.name} ({self.type})"
         if self.type == "int" and isinstance(value, float) and value != int(value):
             return f"{self.name} is an integer; {value!r} is not"
-        if tc == "n" and quantise(value) != value:
-            return f"numbers in rules have at most 3 decimals ({value!r})"
         if self.type == "enum" and self.values is not None and value not in self.values:
             return f"{value!r} is not a value of {self.name}{suggest(value, self.values)}"
         return None

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from triage.errors import RuleFileError, RuleSetErrors
 from triage.facts import STANDARD_DOMAINS
 from triage.rules.domains import Domain, suggest, type_class, undeclared
+from triage.rules.durable_engine import MAX_RULES
 from triage.rules.ir import ConditionParser, DecisionIR, Row, Template, parse_output
 from triage.rules.spec import DecisionFile, FactsFile
 from triage.rules.yamlio import LineDict, line_at, load_yaml
@@ -28,8 +29,13 @@ TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 def rule_files(folder: Path) -> list[Path]:
     """Decision files of a folder: YAML files other than facts/schedule/correlation/tests."""
+    return [p for p in _yaml_entries(folder) if p.is_file()]
+
+
+def _yaml_entries(folder: Path) -> list[Path]:
+    """Every entry named like a decision file, whatever it is (a folder is reported, not skipped)."""
     return sorted(p for p in folder.iterdir()
-                  if p.suffix in (".yaml", ".yml") and p.is_file()
+                  if p.suffix in (".yaml", ".yml")
                   and p.name not in SPECIAL_FILES and not p.name.endswith(TEST_SUFFIXES))
 
 
@@ -67,7 +73,7 @@ def load_domains(folder: Path, errors: list[RuleFileError]) -> dict[str, Domain]
     """Built-in fact domains, narrowed or extended by the folder's facts.yaml."""
     domains = dict(STANDARD_DOMAINS)
     path = folder / FACTS_FILE
-    if not path.is_file():
+    if not path.exists():
         return domains
     try:
         raw = load_yaml(path)
@@ -137,7 +143,10 @@ def load_ruleset(folder: str | Path) -> "RuleSet":  # noqa: F821
     errors: list[RuleFileError] = []
     domains = load_domains(folder, errors)
     specs: list[tuple[Path, Any, DecisionFile]] = []
-    files = rule_files(folder)
+    try:
+        files = _yaml_entries(folder)
+    except OSError as exc:
+        raise RuleSetErrors([RuleFileError(f"cannot list: {exc.strerror or exc}", file=str(folder))]) from None
     if not files:
         errors.append(RuleFileError("no decision files (*.yaml with a `decision:` key)", file=str(folder)))
     for path in files:
@@ -152,6 +161,11 @@ def load_ruleset(folder: str | Path) -> "RuleSet":  # noqa: F821
         if not isinstance(raw, dict):
             errors.append(RuleFileError("a rule file must be a mapping with `decision:`, `rules:`",
                                         file=str(path), line=getattr(raw, "line", 1)))
+            continue
+        rows = raw.get("rules")
+        if isinstance(rows, list) and len(rows) > MAX_RULES:
+            errors.append(RuleFileError(f"{len(rows)} rules; durable_rules accepts at most {MAX_RULES} in "
+                                        "one decision", file=str(path), line=line_at(raw, ("rules",))))
             continue
         try:
             specs.append((path, raw, DecisionFile.model_validate(raw)))
@@ -269,7 +283,9 @@ def _dependency_order(decisions: dict[str, DecisionIR], files: dict[str, Path],
             return
         if state.get(n) == 1:
             cycle = stack[stack.index(n):] + [n]
-            errors.append(RuleFileError(f"decision cycle: {' -> '.join(cycle)}", file=str(files[n])))
+            line, rule_id = _first_reader(decisions[n], cycle[1])
+            errors.append(RuleFileError(f"decision cycle: {' -> '.join(cycle)}", file=str(files[n]),
+                                        line=line, rule_id=rule_id))
             return
         state[n] = 1
         for m in sorted(deps[n]):
@@ -280,3 +296,16 @@ def _dependency_order(decisions: dict[str, DecisionIR], files: dict[str, Path],
     for n in sorted(decisions, key=lambda n: str(files[n])):
         visit(n, [])
     return order
+
+
+def _first_reader(d: DecisionIR, name: str) -> tuple[int | None, str | None]:
+    """The line and id of the first row of `d` that reads decision `name` (or its default)."""
+    from triage.rules.interpreter import leaves
+
+    for row in d.rows:
+        if any(getattr(leaf, "field", None) == name for leaf in leaves(row.cond)) or (
+                isinstance(row.then, Template) and name in row.then.fields):
+            return row.line, row.id
+    if isinstance(d.default, Template) and name in d.default.fields:
+        return d.default_line, "default"
+    return None, None

@@ -9,6 +9,7 @@ therefore use only the common subset: literal characters, `.`, `*`, `+`, `?`, `{
 from __future__ import annotations
 
 import re
+import warnings
 from functools import lru_cache
 
 
@@ -26,10 +27,14 @@ def check_pattern(pattern: str) -> str | None:
     stripped = re.sub(r"\[\^", "[", pattern)
     if "^" in stripped or "$" in pattern:
         return "anchors ^ and $ are implied: patterns always match the whole value"
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"invalid: {exc}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "[[:alpha:]]": a nested set to Python, a class elsewhere
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return f"invalid: {exc}"
+        except Warning as exc:
+            return f"ambiguous: {exc}"
     return None
 
 

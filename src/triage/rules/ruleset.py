@@ -64,6 +64,12 @@ class RuleSet:
         raise KeyError(name)
 
     @property
+    def extra_fields(self) -> frozenset[str]:
+        """The `extra.*` facts some condition or template reads (kept whatever the extra bounds)."""
+        return frozenset(f for d in self.decisions for f in d.inputs | d.template_fields
+                         if f.startswith("extra."))
+
+    @property
     def categories(self) -> tuple[str, ...] | None:
         dom = self.domains.get("category")
         return dom.values if dom is not None and dom.type == "enum" else None
