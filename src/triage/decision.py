@@ -11,6 +11,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict
 
+from triage.fastmodels import construct
+
 
 class Handoff(BaseModel):
     """Where a P1/P2 case goes when the current shift ends."""
@@ -58,8 +60,8 @@ class Decision(BaseModel):
         state["rules"] = {k: list(v) for k, v in d["rules"].items()}
         state.setdefault("outputs", None)
         if state["handoff"] is not None:
-            state["handoff"] = _construct(Handoff, dict(state["handoff"]))
-        return _construct(cls, state)
+            state["handoff"] = construct(Handoff, dict(state["handoff"]))
+        return construct(cls, state)
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -87,11 +89,3 @@ class Decision(BaseModel):
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
 
-
-def _construct(model: type[BaseModel], state: dict[str, Any]) -> Any:
-    obj = model.__new__(model)
-    object.__setattr__(obj, "__dict__", state)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(state))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
