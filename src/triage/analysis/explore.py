@@ -16,7 +16,7 @@ callers read as "may or may not hold".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 from triage.analysis.space import FieldSpace, is_other
 from triage.rules.interpreter import holds, leaves
@@ -59,21 +59,8 @@ def substitute(c: Residual, field: str, value: Any) -> Residual:
     """`c` with `field` = `value`, simplified (True/False when decided)."""
     if isinstance(c, bool):
         return c
-    if isinstance(c, (And, Or)):
-        stop = isinstance(c, Or)  # the value that decides the whole: True for Or, False for And
-        items = []
-        for i in c.items:
-            s = substitute(i, field, value)
-            if s is stop:
-                return stop
-            if s is not (not stop):
-                items.append(s)
-        if not items:
-            return not stop
-        return items[0] if len(items) == 1 else type(c)(tuple(items))
-    if isinstance(c, Not):
-        s = substitute(c.item, field, value)
-        return (not s) if isinstance(s, bool) else Not(s)
+    if isinstance(c, (And, Or, Not)):
+        return _combine(c, lambda i: substitute(i, field, value))
     if c.field != field:
         return c
     if isinstance(c, Match) and is_other(value):
@@ -81,23 +68,28 @@ def substitute(c: Residual, field: str, value: Any) -> Residual:
     return holds(c, {field: value})
 
 
+def _combine(c: And | Or | Not, part: Callable[[Cond], Residual]) -> Residual:
+    """Rebuild an and/or/not from its parts' residuals, folding constants away."""
+    if isinstance(c, Not):
+        s = part(c.item)
+        return (not s) if isinstance(s, bool) else Not(s)
+    stop = isinstance(c, Or)  # the value that decides the whole: True for Or, False for And
+    items = []
+    for i in c.items:
+        s = part(i)
+        if s is stop:
+            return stop
+        if s is not (not stop):
+            items.append(s)
+    if not items:
+        return not stop
+    return items[0] if len(items) == 1 else type(c)(tuple(items))
+
+
 def fold(c: Cond) -> Residual:
     """Constant parts folded: `always` (empty and) is True, `never` (empty or) is False."""
-    if isinstance(c, (And, Or)):
-        stop = isinstance(c, Or)
-        items = []
-        for i in c.items:
-            s = fold(i)
-            if s is stop:
-                return stop
-            if s is not (not stop):
-                items.append(s)
-        if not items:
-            return not stop
-        return items[0] if len(items) == 1 else type(c)(tuple(items))
-    if isinstance(c, Not):
-        s = fold(c.item)
-        return (not s) if isinstance(s, bool) else Not(s)
+    if isinstance(c, (And, Or, Not)):
+        return _combine(c, fold)
     return c
 
 
