@@ -20,7 +20,16 @@ line or row number, id when known, and the reason). After `kill -9`, the same co
 with --resume completes the job with no record lost or repeated. A summary (counts by
 category, priority, tier, region, errors, and changes against `previous.*` fields in
 the input) goes to stderr. Exit 0 when all records were decided, 1 when some went to
-ERRORS, 2 on usage errors.""")
+ERRORS, 2 on usage errors.
+
+With --correlate, multi-customer incidents are found by the rule folder's
+correlation.yaml, as `triage route --correlate` does: all records are read first,
+tickets are decided in created_at order (stable), and a ticket that forms or grows
+an incident is followed in OUT by revised decisions of the earlier tickets it
+changed; the LAST decision per ticket_id is final, and the summary counts final
+decisions. Errors still go to ERRORS and no record is lost. It runs in one process
+(no --jobs, no --dask) and writes no checkpoint: --resume is refused; after a crash
+run the same command again, which rewrites OUT and ERRORS.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Decisions file.")
 @click.option("--errors", "errors", required=True, type=click.Path(dir_okay=False), help="Rejected records file.")
@@ -33,9 +42,24 @@ ERRORS, 2 on usage errors.""")
 @click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@click.option("--correlate", is_flag=True,
+              help="Find multi-customer incidents (correlation.yaml); the last decision per ticket_id "
+                   "is final. One process, not resumable.")
 def retriage(input_path: str, out: str, errors: str, resume: bool, jobs: int, dask: str | None,
-             rules: str | None, model: str | None, chunk_size: int, summary_json: str | None, quiet: bool) -> None:
-    from triage.batch.runner import Job, retriage as run
+             rules: str | None, model: str | None, chunk_size: int, summary_json: str | None, quiet: bool,
+             correlate: bool) -> None:
+    from triage.batch.runner import Job, retriage as run_plain
+
+    run = run_plain
+    if correlate:
+        if resume:
+            raise click.UsageError("--resume cannot be combined with --correlate: a correlated run "
+                                   "writes no checkpoint; run the same command again without --resume")
+        if jobs != 1 or dask:
+            raise click.UsageError("--correlate runs in one process: leave out --jobs and --dask")
+        from triage.batch.correlated import retriage_correlated
+
+        run = retriage_correlated
 
     job = Job(Path(input_path), Path(out), Path(errors), rules, model, jobs, dask, chunk_size, resume)
     progress = None if quiet or not sys.stderr.isatty() else _Progress(Path(input_path))
@@ -47,12 +71,23 @@ def retriage(input_path: str, out: str, errors: str, resume: bool, jobs: int, da
             summary = run(job)
     except TriageError as exc:
         fail(exc, 2)
+    except OSError as exc:  # an output cannot be written (full disk, a folder in the way, ...)
+        _write_failed(exc)
     data = summary.to_dict()
     if summary_json:
-        Path(summary_json).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        try:
+            Path(summary_json).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        except OSError as exc:
+            _write_failed(exc)
     if not quiet:
         _print_summary(data)
     sys.exit(1 if summary.errors else 0)
+
+
+def _write_failed(exc: OSError) -> None:
+    if isinstance(exc, BrokenPipeError):
+        raise exc  # click ends quietly on a closed pipe
+    fail(f"{exc.filename or 'output'}: {exc.strerror or exc}", 2)
 
 
 class _Progress:
