@@ -376,3 +376,12 @@ def test_shipped_rules_against_the_shipped_model_have_no_errors():
     data = json.loads(res.stdout)
     assert res.exit_code == 0 and data["errors"] == 0, errors(data)
     assert not any(f["code"] in ("model-unreadable", "no-model") for f in data["findings"])
+
+
+def test_correlation_file_is_checked(rules):
+    text = (rules / "correlation.yaml").read_text()
+    (rules / "correlation.yaml").write_text(text.replace("window: 15m", "window: 15 minutes"))
+    code, data = run_check(rules)
+    assert code == 1
+    [f] = errors(data)
+    assert f["file"].endswith("correlation.yaml") and f["line"] and "window" in f["message"]

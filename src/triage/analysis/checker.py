@@ -37,12 +37,14 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
     except RuleSetErrors as exc:
         F.extend(from_rule_errors(exc.errors))
         F.extend(_schedule_findings(folder, None))
+        F.extend(_correlation_findings(folder))
         report.stats = {"seconds": round(time.perf_counter() - t0, 3), "loaded": False}
         return report
 
     schedule = None
     sched_findings = _schedule_findings(folder, ruleset)
     F.extend(sched_findings)
+    F.extend(_correlation_findings(folder))
     if not sched_findings:
         from triage.schedule import Schedule
 
@@ -101,6 +103,17 @@ def _at_hour(h: int) -> Any:
     from datetime import datetime, timezone
 
     return datetime(2026, 11, 23, h, tzinfo=timezone.utc)
+
+
+def _correlation_findings(folder: Path) -> list[Finding]:
+    """correlation.yaml (multi-customer incidents), when the folder has one, must be valid."""
+    from triage.correlation.spec import CorrelationFileError, load_correlation
+
+    try:
+        load_correlation(folder)
+    except CorrelationFileError as exc:
+        return from_rule_errors(exc.problems)
+    return []
 
 
 def _schedule_findings(folder: Path, ruleset: Any) -> list[Finding]:
