@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 from triage.decision import Decision
 from triage.errors import NoModelError, RuleFileError, RuleSetErrors, TicketError, TriageError
@@ -145,18 +145,8 @@ class Triage:
             yield d if isinstance(d, TriageError) else Decision.from_dict(d)
 
     def _route_chunk_dicts(self, items: list[Any], errors: str) -> Iterator[dict[str, Any] | TriageError]:
-        for c in self.classify_many(items):
-            if isinstance(c, TriageError):
-                if errors == "raise":
-                    raise c
-                yield c
-                continue
-            try:
-                yield self._decide_fast(c.ticket, c.category, c.confidence, c.source)
-            except TriageError as exc:
-                if errors == "raise":
-                    raise
-                yield exc
+        yield from each_classified(self.classify_many(items), errors,
+                                   lambda c: self._decide_fast(c.ticket, c.category, c.confidence, c.source))
 
     # --- hooks for stateful callers (the correlator) --------------------------------
 
@@ -269,6 +259,24 @@ class Triage:
 
     def close(self) -> None:
         self.ruleset.close()
+
+
+def each_classified(classified: Iterable[Classified | TriageError], errors: str,
+                    decide: Callable[[Classified], Any]) -> Iterator[Any]:
+    """`decide` each classified ticket in order; an error is raised (errors="raise") or
+    yielded in the ticket's place (errors="yield")."""
+    for c in classified:
+        if isinstance(c, TriageError):
+            if errors == "raise":
+                raise c
+            yield c
+            continue
+        try:
+            yield decide(c)
+        except TriageError as exc:
+            if errors == "raise":
+                raise
+            yield exc
 
 
 def _load_model(path: str | Path) -> Any:

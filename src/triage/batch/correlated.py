@@ -64,8 +64,8 @@ def retriage_correlated(job: Any, on_progress: Callable[[int, int], None] | None
                         log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> Any:
     """`retriage` with multi-customer incidents: one process, no checkpoint; see module doc."""
     from triage.batch import checkpoint
-    from triage.batch.records import InputError, Position, file_format, read_records
-    from triage.batch.runner import Summary
+    from triage.batch.records import InputError, Position, read_records
+    from triage.batch.runner import Summary, check_paths
     from triage.batch.work import get_triage
     from triage.batch.writers import DECISION_COLUMNS, make_sink
     from triage.correlation import Correlator
@@ -75,12 +75,7 @@ def retriage_correlated(job: Any, on_progress: Callable[[int, int], None] | None
                          "ticket); run it again without --resume")
     if job.jobs != 1 or job.dask:
         raise InputError("--correlate runs in one process: leave out --jobs and --dask")
-    if not job.input.is_file():
-        raise InputError(f"{job.input}: no such file")
-    for p in (job.input, job.out, job.errors):
-        file_format(p)
-    if job.out.resolve() == job.errors.resolve():
-        raise InputError("--out and --errors must be different files")
+    check_paths(job)
     triage = get_triage(job.rules, job.model)
     correlator = Correlator(triage)
     if job.checkpoint_path.exists():

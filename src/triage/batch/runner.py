@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from triage.batch import checkpoint
-from triage.batch.records import InputError, Position, count_hint, file_format, read_records
+from triage.batch.records import InputError, Position, file_format, read_records
 from triage.batch.work import decide_chunk, get_triage
 from triage.batch.writers import DECISION_COLUMNS, make_sink
 from triage.errors import TriageError
@@ -82,9 +82,8 @@ class Job:
         return "line" if file_format(self.input) == "jsonl" else "row"
 
 
-def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
-             log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> Summary:
-    """Run (or resume) a re-triage job; returns the summary of the whole job."""
+def check_paths(job: Job) -> None:
+    """Input readable, formats known, and neither output the input or the other output."""
     if not job.input.is_file():
         raise InputError(f"{job.input}: no such file")
     for p in (job.input, job.out, job.errors):
@@ -94,6 +93,12 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
     for option, p in (("--out", job.out), ("--errors", job.errors)):
         if p.resolve() == job.input.resolve() or (p.exists() and p.samefile(job.input)):
             raise InputError(f"{option} {p} is the input file: it would be overwritten")
+
+
+def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
+             log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> Summary:
+    """Run (or resume) a re-triage job; returns the summary of the whole job."""
+    check_paths(job)
     triage = get_triage(job.rules, job.model)  # validates rules and model before any work
     # Workers (other processes, Dask) get the same rules and model by absolute path.
     job.rules = str(triage.ruleset.folder.resolve())

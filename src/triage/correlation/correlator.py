@@ -135,19 +135,10 @@ class Correlator:
                   errors: Literal["raise", "yield"] = "raise") -> Iterator[list[Decision] | TriageError]:
         """Feed tickets in order, classifying each chunk in one model call. Yields one list
         per ticket (as `feed`), or with `errors="yield"` an invalid ticket's error."""
+        from triage.router import each_classified
+
         def run(chunk: list[Any]) -> Iterator[list[Decision] | TriageError]:
-            for c in self.triage.classify_many(chunk):
-                if isinstance(c, TriageError):
-                    if errors == "raise":
-                        raise c
-                    yield c
-                    continue
-                try:
-                    yield self.feed(c)
-                except TriageError as exc:
-                    if errors == "raise":
-                        raise
-                    yield exc
+            return each_classified(self.triage.classify_many(chunk), errors, self.feed)
 
         chunk: list[Any] = []
         for item in tickets:
