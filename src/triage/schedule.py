@@ -187,6 +187,12 @@ class Schedule:
         shift = self._by_region.get(region)
         if shift is None:
             raise ScheduleError(f"no shift for region {region!r}")
+        minute = t.hour * 60 + t.minute
+        if t.weekday() in self.business_days and shift.contains(minute):
+            # Common case: created in the region's business time and due before its shift ends.
+            end = next(b for a, b in shift.segments() if a <= minute < b)
+            if t + amount <= t.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(minutes=end):
+                return t + amount
         remaining = amount
         day = t.replace(hour=0, minute=0, second=0, microsecond=0)
         for _ in range(800):  # a year of calendar days always holds enough business time

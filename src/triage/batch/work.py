@@ -56,8 +56,8 @@ def error_record(number: int, unit: str, obj: Any, err: TriageError) -> dict[str
 
 
 def decide_chunk(rules: str | None, model: str | None, records: list[tuple[int, Any]], unit: str = "line",
-                 triage: Any = None) -> tuple[bytes, list[dict[str, Any]], dict[str, Counter]]:
-    """Route one chunk: (decisions as JSONL bytes, error records, summary counts)."""
+                 triage: Any = None, summarise: bool = True) -> tuple[bytes, list[dict[str, Any]], dict[str, Counter]]:
+    """Route one chunk: (decisions as JSONL bytes, error records, summary counts if asked)."""
     triage = triage or get_triage(rules, model)
     parsed = [(n, parse_payload(p)) for n, p in records]
     good = [(n, obj) for n, obj in parsed if not isinstance(obj, TriageError)]
@@ -71,6 +71,8 @@ def decide_chunk(rules: str | None, model: str | None, records: list[tuple[int, 
             errors.append(error_record(n, unit, obj, res))
             continue
         lines.append(orjson.dumps(res))
+        if not summarise:
+            continue
         for f in SUMMARY_FIELDS:
             counts[f][res[f]] += 1
         prev = obj.get("previous") if isinstance(obj, dict) else None

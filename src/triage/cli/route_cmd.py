@@ -53,7 +53,7 @@ def route(file: str, rules: str | None, model: str | None, fmt: str, chunk_size:
 
     def flush() -> None:
         nonlocal bad
-        body, errors, _ = decide_chunk(None, None, chunk, "line", triage)
+        body, errors, _ = decide_chunk(None, None, chunk, "line", triage, summarise=False)
         try:
             if fmt == "table":
                 table.extend(orjson.loads(x) for x in body.splitlines())
