@@ -106,6 +106,10 @@ class Ticket(BaseModel):
         # Python's json (the webhook's) accepts "\ud800"; orjson, UTF-8 and every output
         # of ours do not. Refused at the door, as `triage route` refuses the same bytes.
         c, s = self.customer, self.service
+        plain = (self.id + (self.subject or "") + (self.body or "") + (self.category or "") + self.status
+                 + (c.account_id or "") + (c.partner_id or "") + (s.service_id or "") + (s.location or ""))
+        if plain.isascii() and not self.__pydantic_extra__:
+            return self  # the common case, checked in one C call
         for path, text in (("id", self.id), ("subject", self.subject), ("body", self.body),
                            ("category", self.category), ("status", self.status),
                            ("customer.account_id", c.account_id), ("customer.partner_id", c.partner_id),
