@@ -134,13 +134,11 @@ def main() -> int:
     }
     zen_info: dict = {"installed": False}
     try:
-        import zen  # noqa: F401
+        import zen
     except ImportError:
         print("zen-engine is not installed: skipped (pip install '.[bench]')")
     else:
         import asyncio
-
-        import zen
 
         graph, n_rows = zen_graph(rs)
         engine = zen.ZenEngine()

@@ -134,7 +134,7 @@ def main() -> int:
     shutil.rmtree(tmp, ignore_errors=True)
     rows = [[k, f"{v['median_s']:.3f}", f"{v['min_s']:.3f}", f"{v['max_s']:.3f}"] for k, v in res.items()]
     md = [f"## `triage route` start-up on one ticket{' (quick)' if quick else ''}", "", machine_line(m), "",
-          f"Model: {minfo['description']}" + (f"; passed as `--model`." if model_args else "."), "",
+          f"Model: {minfo['description']}" + ("; passed as `--model`." if model_args else "."), "",
           f"**Slowest `triage route` on one ticket: {worst:.3f} s** (target < {TARGET_S} s: "
           f"{verdict(worst, TARGET_S, False)}); median of {reps} runs each.", "",
           table(["command", "median s", "min s", "max s"], rows), "",

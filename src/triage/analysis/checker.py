@@ -129,18 +129,15 @@ def _schedule_findings(folder: Path, ruleset: Any) -> list[Finding]:
         return []
     out = []
     names = ruleset.decision_names
-    if sched.priority_decision in names:
-        d = ruleset.decision(sched.priority_decision)
-        for v in _literal_outputs(d):
-            if v not in sched.response:
-                out.append(Finding("error", "schedule-missing-target", f"{sched.priority_decision!r} can be {v!r} "
-                                   f"but {SCHEDULE_FILE} has no response target for it", file=str(path)))
-    if sched.region_decision in names:
-        d = ruleset.decision(sched.region_decision)
-        for v in _literal_outputs(d):
-            if v not in sched.regions:
-                out.append(Finding("error", "schedule-missing-shift", f"{sched.region_decision!r} can be {v!r} "
-                                   f"but {SCHEDULE_FILE} has no shift for it", file=str(path)))
+    for name, known, code, what in (
+            (sched.priority_decision, sched.response, "schedule-missing-target", "response target"),
+            (sched.region_decision, sched.regions, "schedule-missing-shift", "shift")):
+        if name not in names:
+            continue
+        for v in _literal_outputs(ruleset.decision(name)):
+            if v not in known:
+                out.append(Finding("error", code, f"{name!r} can be {v!r} but {SCHEDULE_FILE} has no {what} "
+                                   "for it", file=str(path)))
     return out
 
 

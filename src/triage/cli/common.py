@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 import orjson
 
 from triage.errors import TriageError
+
+if TYPE_CHECKING:
+    from triage.router import Triage
 
 
 def fail(error: TriageError | str, code: int = 2, as_json: bool = False) -> NoReturn:
@@ -19,7 +22,7 @@ def fail(error: TriageError | str, code: int = 2, as_json: bool = False) -> NoRe
     sys.exit(code)
 
 
-def build_triage(rules: str | None, model: str | None) -> "Triage":  # noqa: F821
+def build_triage(rules: str | None, model: str | None) -> Triage:
     """A `Triage` from CLI options; unreadable rules or model exit 2 with the reason."""
     from triage.router import Triage
 

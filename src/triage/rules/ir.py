@@ -95,10 +95,6 @@ class Row:
     description: str | None = None
     unanalysable: bool = False
 
-    @property
-    def ref(self) -> str:
-        return self.id
-
 
 @dataclass(frozen=True)
 class DecisionIR:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -19,6 +19,9 @@ from triage.rules.durable_engine import MAX_RULES
 from triage.rules.ir import ConditionParser, DecisionIR, Row, Template, parse_output
 from triage.rules.spec import DecisionFile, FactsFile
 from triage.rules.yamlio import LineDict, line_at, load_yaml
+
+if TYPE_CHECKING:
+    from triage.rules.ruleset import RuleSet
 
 FACTS_FILE = "facts.yaml"
 SCHEDULE_FILE = "schedule.yaml"
@@ -133,7 +136,7 @@ def decision_domain(spec: DecisionFile) -> Domain:
     return Domain(spec.decision, "any", nullable=True, declared=False)
 
 
-def load_ruleset(folder: str | Path) -> "RuleSet":  # noqa: F821
+def load_ruleset(folder: str | Path) -> RuleSet:
     """Load and validate every rule file in `folder`, or raise `RuleSetErrors`."""
     from triage.rules.ruleset import RuleSet
 
