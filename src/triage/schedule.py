@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from triage.errors import ScheduleError
 from triage.rules.yamlio import line_at, load_yaml
 
+_MICROSECOND = timedelta(microseconds=1)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -108,6 +109,11 @@ class Schedule:
         self.region_decision = region_decision
         self._by_minute = [self._find(m) for m in range(1440)]
         self._by_region = {s.region: s for s in shifts}
+        self._next = {r: handover[(i + 1) % len(handover)] for i, r in enumerate(handover)}
+        # Per minute of the day: time from the minute's start to the end of the shift on
+        # (hand-over), and per region to the end of its business segment (None when off).
+        self._to_shift_end = [timedelta(minutes=(self._by_minute[m].end - m) % 1440) for m in range(1440)]
+        self._to_segment_end_us = {s.region: [_segment_end(s, m) for m in range(1440)] for s in shifts}
 
     def _find(self, minute: int) -> Shift:
         for s in self.shifts:
@@ -164,35 +170,31 @@ class Schedule:
 
     def shift_end(self, t: datetime) -> datetime:
         """When the shift on at `t` ends (the next end boundary after t)."""
-        shift = self._by_minute[t.hour * 60 + t.minute]
-        day = t.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = day + timedelta(minutes=shift.end)
-        return end if end > t else end + timedelta(days=1)
+        return t.replace(second=0, microsecond=0) + self._to_shift_end[t.hour * 60 + t.minute]
 
     def handoff(self, t: datetime) -> tuple[datetime, str]:
-        region = self.on_shift(t)
-        nxt = self.handover[(self.handover.index(region) + 1) % len(self.handover)]
-        return self.shift_end(t), nxt
+        return self.shift_end(t), self._next[self.on_shift(t)]
 
     def response_due(self, t: datetime, priority: str, region: str) -> datetime:
-        if priority not in self.response:
+        target = self.response.get(priority)
+        if target is None:
             raise ScheduleError(f"no response target for priority {priority!r}")
-        within, clock = self.response[priority]
+        within, clock = target
         if clock == "always":
             return t + within
         return self.add_business_time(t, within, region)
 
     def add_business_time(self, t: datetime, amount: timedelta, region: str) -> datetime:
         """`t` plus `amount` of the region's business time (its shift on business days)."""
-        shift = self._by_region.get(region)
-        if shift is None:
+        to_end = self._to_segment_end_us.get(region)
+        if to_end is None:
             raise ScheduleError(f"no shift for region {region!r}")
-        minute = t.hour * 60 + t.minute
-        if t.weekday() in self.business_days and shift.contains(minute):
-            # Common case: created in the region's business time and due before its shift ends.
-            end = next(b for a, b in shift.segments() if a <= minute < b)
-            if t + amount <= t.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(minutes=end):
+        if t.weekday() in self.business_days:
+            # Common case: created in the region's business time and due before its segment ends.
+            left = to_end[t.hour * 60 + t.minute]
+            if left is not None and t.second * 1_000_000 + t.microsecond + amount // _MICROSECOND <= left:
                 return t + amount
+        shift = self._by_region[region]
         remaining = amount
         day = t.replace(hour=0, minute=0, second=0, microsecond=0)
         for _ in range(800):  # a year of calendar days always holds enough business time
@@ -213,7 +215,14 @@ def iso(t: datetime) -> str:
     """UTC time as `2026-11-25T09:30:00Z` (fractions kept when present)."""
     if t.tzinfo is not timezone.utc:
         t = t.astimezone(timezone.utc)
-    frac = f".{t.microsecond:06d}" if t.microsecond else ""
-    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}{frac}Z")
+    return t.isoformat()[:-6] + "Z"  # drops "+00:00"
+
+
+def _segment_end(shift: Shift, minute: int) -> int | None:
+    """Microseconds from `minute`'s start to the end of the shift's segment holding it (None: off shift)."""
+    for a, b in shift.segments():
+        if a <= minute < b:
+            return (b - minute) * 60_000_000
+    return None
 
 
