@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Seque
 from triage.decision import Decision
 from triage.errors import NoModelError, RuleFileError, RuleSetErrors, TicketError, TriageError
 from triage.facts import ticket_facts
+from triage.fastticket import FastTicket, facts_for, read_fast
 from triage.rules.domains import suggest
 from triage.rules.loader import SCHEDULE_FILE
 from triage.rules.ruleset import DecisionResult, RuleSet
@@ -31,7 +32,7 @@ class Classified(NamedTuple):
     A NamedTuple: one is built per ticket on the hot path, where a frozen dataclass's
     construction costs a noticeable share."""
 
-    ticket: Ticket
+    ticket: Ticket | FastTicket  # FastTicket only inside the router's own batch path
     category: str
     confidence: float | None
     source: Literal["given", "model"]
@@ -103,7 +104,8 @@ class Triage:
 
     def route(self, ticket: Ticket | dict[str, Any]) -> Decision:
         """Decide one ticket; raises `TicketError` for invalid input."""
-        t = ticket if isinstance(ticket, Ticket) else parse_ticket(ticket)
+        t = (type(ticket) is dict and read_fast(ticket, self._extra_fields)) or \
+            (ticket if isinstance(ticket, Ticket) else parse_ticket(ticket))
         self._check_category(t)
         if t.category is not None:
             return Decision.from_dict(self._decide_fast(t, t.category, None, "given"))
@@ -147,7 +149,7 @@ class Triage:
             yield d if isinstance(d, TriageError) else Decision.from_dict(d)
 
     def _route_chunk_dicts(self, items: list[Any], errors: str) -> Iterator[dict[str, Any] | TriageError]:
-        yield from each_classified(self.classify_many(items), errors,
+        yield from each_classified(self._classify_many(items, fast=True), errors,
                                    lambda c: self._decide_fast(c.ticket, c.category, c.confidence, c.source))
 
     # --- hooks for stateful callers (the correlator) --------------------------------
@@ -155,11 +157,17 @@ class Triage:
     def classify_many(self, tickets: Sequence[Ticket | dict[str, Any]]) -> list[Classified | TriageError]:
         """Validate tickets and settle each one's category, asking the model once for all
         that carry none; an invalid ticket's place holds its `TriageError`."""
+        return self._classify_many(tickets, fast=False)
+
+    def _classify_many(self, tickets: Sequence[Any], fast: bool) -> list[Classified | TriageError]:
+        """`classify_many`; with `fast`, a common-case dict becomes a `FastTicket`, not a `Ticket`."""
         out: list[Any] = []
         need: list[int] = []
+        wanted = self._extra_fields
         for item in tickets:
             try:
-                t = item if isinstance(item, Ticket) else parse_ticket(item)
+                t = (fast and type(item) is dict and read_fast(item, wanted)) or \
+                    (item if isinstance(item, Ticket) else parse_ticket(item))
                 self._check_category(t)
             except TriageError as exc:
                 out.append(exc)
@@ -192,12 +200,12 @@ class Triage:
         return self._decide(t, classified.category, classified.confidence, classified.source,
                             classified.top, evaluator, incident_id=incident_id)
 
-    def _check_category(self, t: Ticket) -> None:
+    def _check_category(self, t: Ticket | FastTicket) -> None:
         if t.category is not None and self._categories is not None and t.category not in self._categories:
             raise TicketError([("category", f"{t.category!r} is not a category of the rule set"
                                             f"{suggest(t.category, self._categories)}")], ticket_id=t.id)
 
-    def _classify(self, tickets: list[Ticket]) -> list[Any]:
+    def _classify(self, tickets: list[Ticket | FastTicket]) -> list[Any]:
         if self.model is None:
             raise NoModelError("no model is available to classify tickets without a category: give "
                                "`category`, pass model=PATH (--model DIR), or build the default with "
@@ -217,7 +225,7 @@ class Triage:
         d = self._decision_dict(t, values, cited, category, confidence, source, incident_id)
         return Routed(Decision.from_dict(d), facts, results, top)
 
-    def _decide_fast(self, t: Ticket, category: str, confidence: float | None, source: str,
+    def _decide_fast(self, t: Ticket | FastTicket, category: str, confidence: float | None, source: str,
                      incident_id: str | None = None) -> dict[str, Any]:
         """The hot path: the decision as its contract dict, rules reused by cell."""
         facts = self._facts(t, category, confidence, source)
@@ -227,11 +235,13 @@ class Triage:
             raise TicketError([("", str(exc))], ticket_id=t.id) from None
         return self._decision_dict(t, facts, cited, category, confidence, source, incident_id)
 
-    def _facts(self, t: Ticket, category: str, confidence: float | None, source: str) -> dict[str, Any]:
+    def _facts(self, t: Ticket | FastTicket, category: str, confidence: float | None, source: str) -> dict[str, Any]:
+        if type(t) is FastTicket:
+            return facts_for(t, category, confidence, source, self.schedule.on_shift(t.created_at))
         return ticket_facts(t, category, confidence, source, self.schedule.on_shift(t.created_at),
                             self._extra_fields)
 
-    def _decision_dict(self, t: Ticket, values: dict[str, Any], cited: dict[str, list[str]], category: str,
+    def _decision_dict(self, t: Ticket | FastTicket, values: dict[str, Any], cited: dict[str, list[str]], category: str,
                        confidence: float | None, source: str, incident_id: str | None) -> dict[str, Any]:
         """The contract dict; `values` holds every decision's value (the facts after deciding)."""
         sched = self.schedule
