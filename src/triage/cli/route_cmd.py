@@ -41,9 +41,11 @@ ticket_id is that ticket's final decision. --format table shows final decisions.
                    "add revised lines; the last line per ticket_id is final.")
 def route(file: str, rules: str | None, model: str | None, fmt: str, chunk_size: int, correlate: bool) -> None:
     from triage.batch.work import decide_chunk
+    from triage.process import tune_for_streaming
 
     triage = build_triage(rules, model)
     stream = open_input(file)
+    tune_for_streaming()
     if correlate:
         sys.exit(_route_correlated(triage, stream, fmt, chunk_size))
     out, err = sys.stdout.buffer, sys.stderr.buffer
