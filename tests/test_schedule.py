@@ -4,10 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import RULES
 from triage.errors import ScheduleError
-from triage.schedule import Schedule, iso, parse_duration
+from triage.schedule import Schedule, ScheduleSpec, iso, parse_duration
 
 
 def utc(s: str) -> datetime:
@@ -74,3 +76,43 @@ def test_bad_schedules_are_refused_with_the_reason(tmp_path, edit, words):
     with pytest.raises(ScheduleError) as err:
         Schedule.load(p)
     assert words in str(err.value) and "schedule.yaml" in str(err.value)
+
+
+def _walked(sched: Schedule, t: datetime, amount: timedelta, region: str) -> datetime:
+    """Business time added one minute boundary at a time: slow and obviously right."""
+    shift = next(s for s in sched.shifts if s.region == region)
+    cur, remaining = t, amount
+    while True:
+        nxt = cur.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        if cur.weekday() in sched.business_days and shift.contains(cur.hour * 60 + cur.minute):
+            if remaining <= nxt - cur:
+                return cur + remaining
+            remaining -= nxt - cur
+        cur = nxt
+
+
+@st.composite
+def schedules(draw) -> Schedule:
+    """Three shifts of an hour or more tiling the day at any minutes (one may wrap midnight), any
+    business days."""
+    a = draw(st.integers(0, 1439))
+    b = a + draw(st.integers(60, 600))
+    c = b + draw(st.integers(60, 1440 - 60 - (b - a)))
+    a, b, c = a % 1440, b % 1440, c % 1440
+    hhmm = lambda m: f"{m // 60:02d}:{m % 60:02d}"  # noqa: E731
+    days = draw(st.lists(st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]), min_size=1,
+                         unique=True))
+    spec = ScheduleSpec(shifts={"X": {"start": hhmm(a), "end": hhmm(b)}, "Y": {"start": hhmm(b), "end": hhmm(c)},
+                                "Z": {"start": hhmm(c), "end": hhmm(a)}},
+                        handover=["X", "Y", "Z"], business_days=days,
+                        response={"P3": {"within": "1h", "clock": "business"}}, handoff_priorities=[])
+    return Schedule.from_spec(spec)
+
+
+@settings(max_examples=200, deadline=None)
+@given(schedules(), st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1)),
+       st.sampled_from(["X", "Y", "Z"]), st.integers(1, 12 * 60), st.integers(0, 59))
+def test_business_time_equals_a_minute_by_minute_walk(sched, t, region, minutes, seconds):
+    t = t.replace(tzinfo=timezone.utc)
+    amount = timedelta(minutes=minutes, seconds=seconds)
+    assert sched.add_business_time(t, amount, region) == _walked(sched, t, amount, region)

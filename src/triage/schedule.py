@@ -8,6 +8,7 @@ business day and whose UTC time of day lies within that region's shift.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +20,7 @@ from triage.errors import ScheduleError
 from triage.rules.yamlio import line_at, load_yaml
 
 _MICROSECOND = timedelta(microseconds=1)
+_WEEK_US = 7 * 86_400 * 1_000_000
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -114,6 +116,7 @@ class Schedule:
         # (hand-over), and per region to the end of its business segment (None when off).
         self._to_shift_end = [timedelta(minutes=(self._by_minute[m].end - m) % 1440) for m in range(1440)]
         self._to_segment_end_us = {s.region: [_segment_end(s, m) for m in range(1440)] for s in shifts}
+        self._week_segments = {s.region: _week_segments(s, business_days) for s in shifts}
 
     def _find(self, minute: int) -> Shift:
         for s in self.shifts:
@@ -194,21 +197,20 @@ class Schedule:
             left = to_end[t.hour * 60 + t.minute]
             if left is not None and t.second * 1_000_000 + t.microsecond + amount // _MICROSECOND <= left:
                 return t + amount
-        shift = self._by_region[region]
-        remaining = amount
-        day = t.replace(hour=0, minute=0, second=0, microsecond=0)
-        for _ in range(800):  # a year of calendar days always holds enough business time
-            if day.weekday() in self.business_days:
-                for a, b in shift.segments():
-                    seg_start, seg_end = day + timedelta(minutes=a), day + timedelta(minutes=b)
-                    if seg_end <= t:
-                        continue
-                    start = max(seg_start, t)
-                    if remaining <= seg_end - start:
-                        return start + remaining
-                    remaining -= seg_end - start
-            day += timedelta(days=1)
-        raise ScheduleError("business time does not advance; check shifts and business_days")
+        # Otherwise walk the region's business segments of the week from t's place in it.
+        starts, ends = self._week_segments[region]
+        week = (t - timedelta(days=t.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+        at = (t - week) // _MICROSECOND
+        remaining = amount // _MICROSECOND
+        i, offset = bisect_right(ends, at), 0
+        while True:
+            if i == len(ends):
+                i, offset = 0, offset + _WEEK_US
+            start = max(starts[i] + offset, at)
+            if remaining <= ends[i] + offset - start:
+                return week + timedelta(microseconds=start + remaining)
+            remaining -= ends[i] + offset - start
+            i += 1
 
 
 def iso(t: datetime) -> str:
@@ -226,3 +228,8 @@ def _segment_end(shift: Shift, minute: int) -> int | None:
     return None
 
 
+def _week_segments(shift: Shift, business_days: set[int]) -> tuple[list[int], list[int]]:
+    """The shift's business segments in a week from Monday 00:00 UTC: starts and ends in µs.
+    Not empty: shifts and business days are never empty (`from_spec` refuses both)."""
+    segments = [(day * 1440 + a, day * 1440 + b) for day in sorted(business_days) for a, b in shift.segments()]
+    return [a * 60_000_000 for a, _ in segments], [b * 60_000_000 for _, b in segments]
