@@ -46,6 +46,7 @@ CHUNK = 512
 STAGES = [
     ("JSON parse (orjson.loads)", "", "<built-in method orjson.loads>"),
     ("ticket validation (parse_ticket, pydantic)", "triage/ticket.py", "parse_ticket"),
+    ("ticket reading (read_fast, the batch path's reader)", "triage/fastticket.py", "read_fast"),
     ("classification (model.classify)", "", "classify"),
     ("facts (ticket_facts)", "triage/facts.py", "ticket_facts"),
     ("rules (RuleSet.evaluate)", "triage/rules/ruleset.py", "evaluate"),
@@ -118,6 +119,8 @@ def stage_costs(tr, policy: PlainPolicy, given: list[dict]) -> list[dict]:
     def steps():
         yield "orjson.loads (a JSON line)", lambda: [orjson.loads(r) for r in raw]
         yield "parse_ticket (pydantic validation)", lambda: [parse_ticket(t) for t in given]
+        from triage.fastticket import read_fast
+        yield "read_fast (validation + facts, the batch path)", lambda: [read_fast(t) for t in given]
         yield "ticket_facts + on_shift", lambda: [ticket_facts(t, t.category, None, "given",
                                                                sched.on_shift(t.created_at)) for t in tickets]
         yield "rules: the router's hot path (RuleSet.decide)", lambda: [decide(f) for f in facts]
