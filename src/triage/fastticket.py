@@ -131,7 +131,7 @@ def read_fast(data: dict[Any, Any], wanted: frozenset[str] = frozenset()) -> Fas
         "escalation_level": level, "status": status,
         "created_hour": created.hour, "created_weekday": created.weekday(), "shift_region": None,
     }
-    if len(data) > len(data.keys() & _TICKET_FIELDS):
+    if not data.keys() <= _TICKET_FIELDS:
         extra = {k: v for k, v in data.items() if k not in _TICKET_FIELDS}
         if any(type(k) is not str for k in extra) or lone_surrogate(extra) is not None:
             return None
