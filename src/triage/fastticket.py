@@ -19,6 +19,7 @@ from triage.rules.domains import quantise
 from triage.ticket import (
     MAX_CREATED,
     MIN_CREATED,
+    SURROGATE,
     Channel,
     CloudProvider,
     Customer,
@@ -31,7 +32,6 @@ from triage.ticket import (
 )
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _TICKET_FIELDS = frozenset(Ticket.model_fields)
 _CUSTOMER_FIELDS = frozenset(Customer.model_fields)
 _SERVICE_FIELDS = frozenset(Service.model_fields)
@@ -119,7 +119,7 @@ def read_fast(data: dict[Any, Any], wanted: frozenset[str] = frozenset()) -> Fas
         return None
     plain = (tid + (subject or "") + (body or "") + (category or "") + status + (account or "") + (partner or "")
              + (service_id or "") + (location or ""))
-    if not plain.isascii() and _SURROGATE.search(plain):
+    if not plain.isascii() and SURROGATE.search(plain):
         return None
     partner = partner or None
     facts = {

@@ -114,7 +114,7 @@ class Ticket(BaseModel):
                            ("category", self.category), ("status", self.status),
                            ("customer.account_id", c.account_id), ("customer.partner_id", c.partner_id),
                            ("service.service_id", s.service_id), ("service.location", s.location)):
-            if text is not None and not text.isascii() and _SURROGATE.search(text):
+            if text is not None and not text.isascii() and SURROGATE.search(text):
                 raise _surrogate_error(path, text)
         found = lone_surrogate(self.__pydantic_extra__) if self.__pydantic_extra__ else None
         if found is not None:
@@ -160,12 +160,12 @@ def ticket_error(exc: ValidationError, data: Any) -> TicketError:
             path = found[0].encode("utf-8", "backslashreplace").decode() if found else path
         problems.append((path, _reason(err)))
     tid = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
-    if tid is not None and _SURROGATE.search(tid):
+    if tid is not None and SURROGATE.search(tid):
         tid = None
     return TicketError(problems, ticket_id=tid)
 
 
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def lone_surrogate(data: dict[Any, Any]) -> tuple[str, str] | None:
@@ -175,7 +175,7 @@ def lone_surrogate(data: dict[Any, Any]) -> tuple[str, str] | None:
         prefix, node = stack.pop()
         for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
             for text in (k, v):
-                if isinstance(text, str) and not text.isascii() and _SURROGATE.search(text):
+                if isinstance(text, str) and not text.isascii() and SURROGATE.search(text):
                     return f"{prefix}{k}", text
             if isinstance(v, (dict, list)):
                 stack.append((f"{prefix}{k}.", v))
@@ -183,7 +183,7 @@ def lone_surrogate(data: dict[Any, Any]) -> tuple[str, str] | None:
 
 
 def _surrogate_error(path: str, text: str) -> PydanticCustomError:
-    char = _SURROGATE.search(text).group()  # type: ignore[union-attr]
+    char = SURROGATE.search(text).group()  # type: ignore[union-attr]
     return PydanticCustomError("lone_surrogate", "holds a lone surrogate ({char}), which is not Unicode text",
                                {"field": path.encode("utf-8", "backslashreplace").decode(),  # printable
                                 "char": repr(char)[1:-1]})
