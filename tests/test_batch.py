@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 import random
 import signal
 import subprocess
@@ -69,6 +70,25 @@ def test_every_record_is_decided_or_reported(tmp_path):
     assert summary["records"] == n and summary["errors"] == bad
     assert summary["changed"]["tier"]["compared"] == n - bad
     assert sum(summary["counts"]["priority"].values()) == n - bad
+
+
+def test_jsonl_blocks_split_into_the_lines_a_file_gives(tmp_path):
+    """Workers get a JSONL chunk as one block and split it again: the same numbered lines
+    (newline kept, a lone \\r inside a line), and positions that resume where they say."""
+    from triage.batch.records import Position, read_chunks, read_records
+
+    data = b'{"a": 1}\n\n{"b": 2}\r\n\xff\xfe\n{"c": "x\ry"}\n  \n{"d": 4}'  # no final newline
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        expected = list(enumerate(f, 1))
+    for size in (1, 2, 3, 100):
+        chunks = list(read_chunks(path, Position(), size))
+        assert [r for chunk, _ in chunks for r in pickle.loads(pickle.dumps(chunk))] == expected
+        assert [len(chunk) for chunk, _ in chunks] == [min(size, len(expected) - i) for i in range(0, len(expected), size)]
+        assert chunks[-1][1] == Position(len(expected), len(data))
+        for _, pos in chunks:
+            assert [r for chunk, _ in read_records(path, pos, size) for r in chunk] == expected[pos.records:]
 
 
 def test_all_good_exits_0_and_usage_errors_exit_2(tmp_path):

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from triage.batch import checkpoint
-from triage.batch.records import InputError, Position, file_format, read_records
-from triage.batch.work import decide_chunk, get_triage
+from triage.batch.records import Chunk, InputError, Position, file_format, read_chunks
+from triage.batch.work import decide_chunk, get_triage, worker_triage
 from triage.batch.writers import DECISION_COLUMNS, make_sink
 from triage.errors import TriageError
 
@@ -72,6 +72,7 @@ class Job:
     dask: str | None = None
     chunk_size: int = DEFAULT_CHUNK
     resume: bool = False
+    own_process: bool = False  # the run owns its process (the CLI): tune it once the Triage is built
 
     @property
     def checkpoint_path(self) -> Path:
@@ -100,6 +101,10 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
     """Run (or resume) a re-triage job; returns the summary of the whole job."""
     check_paths(job)
     triage = get_triage(job.rules, job.model)  # validates rules and model before any work
+    if job.own_process:
+        from triage.process import tune_for_streaming
+
+        tune_for_streaming()
     # Workers (other processes, Dask) get the same rules and model by absolute path.
     job.rules = str(triage.ruleset.folder.resolve())
     job.model = str(triage.model.path.resolve()) if triage.model is not None else False
@@ -168,8 +173,8 @@ def _results(job: Job, triage: Any, start: Position) -> Iterator[tuple[tuple[byt
     positions: deque[Position] = deque()
     unit = job.unit
 
-    def chunks() -> Iterable[list[tuple[int, Any]]]:
-        for chunk, pos in read_records(job.input, start, job.chunk_size):
+    def chunks() -> Iterable[Chunk]:
+        for chunk, pos in read_chunks(job.input, start, job.chunk_size):
             positions.append(pos)
             yield chunk
 
@@ -188,7 +193,9 @@ def _results(job: Job, triage: Any, start: Position) -> Iterator[tuple[tuple[byt
         yield res, positions.popleft()
 
 
-def _decide(rules: str | None, model: str | None, chunk: list[tuple[int, Any]], unit: str,
+def _decide(rules: str | None, model: str | None, chunk: Chunk, unit: str,
             triage: Any = None) -> tuple[bytes, list, dict, int]:
-    body, errors, counts = decide_chunk(rules, model, chunk, unit, triage)
+    """One chunk's results; in a worker process (no `triage` given) with the worker's own."""
+    body, errors, counts = decide_chunk(rules, model, chunk, unit,
+                                        triage if triage is not None else worker_triage(rules, model))
     return body, errors, counts, len(chunk)

@@ -61,7 +61,8 @@ def retriage(input_path: str, out: str, errors: str, resume: bool, jobs: int, da
 
         run = retriage_correlated
 
-    job = Job(Path(input_path), Path(out), Path(errors), rules, model, jobs, dask, chunk_size, resume)
+    job = Job(Path(input_path), Path(out), Path(errors), rules, model, jobs, dask, chunk_size, resume,
+              own_process=True)
     progress = None if quiet or not sys.stderr.isatty() else _Progress(Path(input_path))
     try:
         if progress:
