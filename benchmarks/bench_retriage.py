@@ -89,12 +89,14 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def proc_sample(pid: int) -> tuple[int, float] | None:
-    """(RSS bytes, CPU seconds) of one process, or None when it is gone."""
+def proc_sample(pid: int) -> tuple[int, float, float, int] | None:
+    """(RSS bytes, CPU seconds, of which system, minor page faults) of one process, or None
+    when it is gone. System time and faults show a heap given back to the kernel and
+    faulted in again chunk after chunk."""
     try:
         rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return rss, (int(fields[11]) + int(fields[12])) / TICK
+        return rss, (int(fields[11]) + int(fields[12])) / TICK, int(fields[12]) / TICK, int(fields[7])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -116,6 +118,8 @@ def run(infile: Path, n: int, jobs: int, workdir: Path, interval: float = 0.2) -
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     samples = []
     cpu_seen: dict[int, float] = {}
+    sys_seen: dict[int, float] = {}
+    faults_seen: dict[int, int] = {}
     while p.poll() is None:
         now = time.perf_counter() - t0
         pids = tree(p.pid)
@@ -127,14 +131,15 @@ def run(infile: Path, n: int, jobs: int, workdir: Path, interval: float = 0.2) -
             rss_total += s[0]
             if q == p.pid:
                 rss_main = s[0]
-            cpu_seen[q] = s[1]
+            cpu_seen[q], sys_seen[q], faults_seen[q] = s[1], s[2], s[3]
         try:
             records = orjson.loads(ckpt.read_bytes())["position"]["records"]
         except (OSError, ValueError, KeyError):
             records = samples[-1]["records"] if samples else 0
         samples.append({"t": round(now, 3), "records": records, "rss_main": rss_main, "rss_total": rss_total,
                         "processes": len(pids), "cpu_main": cpu_seen.get(p.pid, 0.0),
-                        "cpu_total": sum(cpu_seen.values())})
+                        "cpu_total": sum(cpu_seen.values()), "sys_total": sum(sys_seen.values()),
+                        "faults_total": sum(faults_seen.values())})
         time.sleep(interval)
     wall = time.perf_counter() - t0
     busy1, idle1 = machine_cpu()
@@ -153,19 +158,24 @@ def run(infile: Path, n: int, jobs: int, workdir: Path, interval: float = 0.2) -
     for path in (out, err):
         path.unlink(missing_ok=True)
     # Steady state: from the first sample at >= 10% of the records to the last progress seen.
+    # Once the run removes its checkpoint, samples repeat the last count while the process
+    # finishes (and shuts its workers down): the window ends at the first sample of that count.
     prog = [s for s in samples if s["records"] > 0]
     start = next((s for s in prog if s["records"] >= 0.1 * n), prog[0] if prog else None)
-    end = prog[-1] if prog else None
+    end = next(s for s in prog if s["records"] == prog[-1]["records"]) if prog else None
     steady = ((end["records"] - start["records"]) / (end["t"] - start["t"])
               if start and end and end["t"] > start["t"] else None)
     steady_n = end["records"] - start["records"] if start and end else 0
     cpu_steady = (end["cpu_total"] - start["cpu_total"]) / steady_n * 1e6 if steady_n else None
     cpu_main_steady = (end["cpu_main"] - start["cpu_main"]) / steady_n * 1e6 if steady_n else None
+    sys_steady = (end["sys_total"] - start["sys_total"]) / steady_n * 1e6 if steady_n else None
+    faults_steady = (end["faults_total"] - start["faults_total"]) / steady_n if steady_n else None
     return {"jobs": jobs, "records": n, "wall_s": wall, "wall_rate_per_s": n / wall, "steady_rate_per_s": steady,
             "first_progress_s": prog[0]["t"] if prog else None, "cpu_s": sum(cpu_seen.values()),
             "machine_idle_share": idle_share, "other_work_cores": others_cores,
             "cpu_us_per_record": sum(cpu_seen.values()) / n * 1e6, "cpu_main_s": cpu_seen.get(p.pid, 0.0),
             "steady_cpu_us_per_record": cpu_steady, "steady_cpu_main_us_per_record": cpu_main_steady,
+            "steady_sys_us_per_record": sys_steady, "steady_minor_faults_per_record": faults_steady,
             "steady_cores_used": (steady * cpu_steady / 1e6) if steady and cpu_steady else None,
             "decided": summary["decided"],
             "errors": summary["errors"], "output_lines": lines, "output_bytes": out_bytes, "samples": samples,
@@ -281,6 +291,7 @@ def main() -> int:
     rows = [[f"--jobs {r['jobs']}", f"{r['records']:,}", num(r["steady_rate_per_s"]), num(r["wall_rate_per_s"]),
              f"{r['wall_s']:.1f}", num(r["first_progress_s"], "{:.1f}"), num(r["cpu_us_per_record"]),
              num(r["steady_cpu_us_per_record"]), num(r["steady_cpu_main_us_per_record"]),
+             num(r["steady_sys_us_per_record"], "{:.1f}"), num(r["steady_minor_faults_per_record"], "{:.2f}"),
              num(r["steady_cores_used"], "{:.2f}"), num(r["other_work_cores"], "{:.2f}"),
              num(100 * r["machine_idle_share"] if r["machine_idle_share"] is not None else None, "{:.0f}%"),
              mb(r["peak_rss_main_mb"]), mb(r["peak_rss_total_mb"])]
@@ -306,6 +317,7 @@ def main() -> int:
           "",
           table(["run", "records", "steady records/s", "wall records/s", "wall s", "first checkpoint s",
                  "CPU µs/record, whole run", "CPU µs/record, steady", "of which main process",
+                 "of which system", "page faults/record, steady",
                  "cores used, steady", "cores taken by other work", "machine idle", "peak RSS main MiB",
                  "peak RSS tree MiB"], rows), "",
           f"- Categories given (no model in the loop), 30% of records with `previous.*` fields, JSONL in and out, "
@@ -317,7 +329,11 @@ def main() -> int:
           "work on the machine slows wall-clock figures but not this one. \"Cores used\" = steady rate × CPU per "
           "record: below the usable cores, the run was starved of CPU (other work) or waiting (I/O, fsync). "
           "\"Cores taken by other work\" and \"machine idle\" come from /proc/stat over the run: with no idle time "
-          "left, a second process cannot show its worth, and the scaling target cannot be judged on that run."]
+          "left, a second process cannot show its worth, and the scaling target cannot be judged on that run.",
+          "- System time and minor page faults per record (steady, whole tree) show a heap given back to the kernel "
+          "after every chunk and faulted in again; the processes `retriage` owns (the command and its workers) "
+          "are tuned against that and leave their start-up objects out of the collector's passes "
+          "(`triage.process.tune_for_streaming`)."]
     update_section(NAME, "\n".join(md))
     return 0
 
