@@ -170,7 +170,7 @@ def profile(fn, n: int) -> tuple[list[dict], list[dict]]:
 
 def main() -> int:
     quick = argv_quick()
-    n_text, n_given, n_ref, rounds, cli_rounds = (2_000, 5_000, 500, 3, 2) if quick else (6_000, 20_000, 1_000, 3, 2)
+    n_text, n_given, n_ref, rounds, cli_rounds = (2_000, 5_000, 500, 3, 2) if quick else (6_000, 20_000, 1_000, 5, 3)
     m = machine()
     print_machine(m)
     from triage.batch.work import decide_chunk

@@ -48,19 +48,22 @@ class Decision(BaseModel):
     outputs: dict[str, Any] | None = None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Decision":
+    def from_dict(cls, d: dict[str, Any], copy: bool = True) -> "Decision":
         """From the router's already-valid contract dict, without re-validation.
 
         The hot path of `route`: pydantic's `model_construct` costs more than deciding
         the ticket, so the instance's state is set directly (what `model_construct`
         does, minus its per-field bookkeeping). `rules` gets fresh lists: the router's
-        cited rules are shared with its cache.
+        cited rules are shared with its cache. `copy=False` hands `d` itself over (the
+        router's own fresh dict), saving a copy per decision.
         """
-        state = dict(d)
-        state["rules"] = {k: list(v) for k, v in d["rules"].items()}
-        state.setdefault("outputs", None)
-        if state["handoff"] is not None:
-            state["handoff"] = construct(Handoff, dict(state["handoff"]))
+        state = dict(d) if copy else d
+        state["rules"] = {k: list(v) for k, v in state["rules"].items()}
+        if "outputs" not in state:
+            state["outputs"] = None
+        handoff = state["handoff"]
+        if handoff is not None:
+            state["handoff"] = construct(Handoff, dict(handoff) if copy else handoff)
         return construct(cls, state)
 
     def to_dict(self) -> dict[str, Any]:

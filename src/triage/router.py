@@ -108,9 +108,9 @@ class Triage:
             (ticket if isinstance(ticket, Ticket) else parse_ticket(ticket))
         self._check_category(t)
         if t.category is not None:
-            return Decision.from_dict(self._decide_fast(t, t.category, None, "given"))
+            return Decision.from_dict(self._decide_fast(t, t.category, None, "given"), copy=False)
         c = self._classify([t])[0]
-        return Decision.from_dict(self._decide_fast(t, c.category, c.confidence, "model"))
+        return Decision.from_dict(self._decide_fast(t, c.category, c.confidence, "model"), copy=False)
 
     def route_detailed(self, ticket: Ticket | dict[str, Any], evaluator: str = "durable") -> Routed:
         t = ticket if isinstance(ticket, Ticket) else parse_ticket(ticket)
@@ -146,7 +146,7 @@ class Triage:
 
     def _route_chunk(self, items: list[Any], errors: str) -> Iterator[Decision | TriageError]:
         for d in self._route_chunk_dicts(items, errors):
-            yield d if isinstance(d, TriageError) else Decision.from_dict(d)
+            yield d if isinstance(d, TriageError) else Decision.from_dict(d, copy=False)
 
     def _route_chunk_dicts(self, items: list[Any], errors: str) -> Iterator[dict[str, Any] | TriageError]:
         yield from each_classified(self._classify_many(items, fast=True), errors,
@@ -223,7 +223,7 @@ class Triage:
         values = {n: r.value for n, r in results.items()}
         cited = {n: r.cited for n, r in results.items()}
         d = self._decision_dict(t, values, cited, category, confidence, source, incident_id)
-        return Routed(Decision.from_dict(d), facts, results, top)
+        return Routed(Decision.from_dict(d, copy=False), facts, results, top)
 
     def _decide_fast(self, t: Ticket | FastTicket, category: str, confidence: float | None, source: str,
                      incident_id: str | None = None) -> dict[str, Any]:
