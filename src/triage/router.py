@@ -104,8 +104,7 @@ class Triage:
 
     def route(self, ticket: Ticket | dict[str, Any]) -> Decision:
         """Decide one ticket; raises `TicketError` for invalid input."""
-        t = (type(ticket) is dict and read_fast(ticket, self._extra_fields)) or \
-            (ticket if isinstance(ticket, Ticket) else parse_ticket(ticket))
+        t = self._read(ticket, fast=True)
         self._check_category(t)
         if t.category is not None:
             return Decision.from_dict(self._decide_fast(t, t.category, None, "given"), copy=False)
@@ -163,11 +162,9 @@ class Triage:
         """`classify_many`; with `fast`, a common-case dict becomes a `FastTicket`, not a `Ticket`."""
         out: list[Any] = []
         need: list[int] = []
-        wanted = self._extra_fields
         for item in tickets:
             try:
-                t = (fast and type(item) is dict and read_fast(item, wanted)) or \
-                    (item if isinstance(item, Ticket) else parse_ticket(item))
+                t = self._read(item, fast)
                 self._check_category(t)
             except TriageError as exc:
                 out.append(exc)
@@ -199,6 +196,14 @@ class Triage:
             t = t.model_copy(update={"affected_customers": affected_customers})
         return self._decide(t, classified.category, classified.confidence, classified.source,
                             classified.top, evaluator, incident_id=incident_id)
+
+    def _read(self, item: Any, fast: bool) -> Ticket | FastTicket:
+        """A valid ticket: with `fast`, the fast reader's when it can tell (a dict), else pydantic's."""
+        if fast and type(item) is dict:
+            t = read_fast(item, self._extra_fields)
+            if t is not None:
+                return t
+        return item if isinstance(item, Ticket) else parse_ticket(item)
 
     def _check_category(self, t: Ticket | FastTicket) -> None:
         if t.category is not None and self._categories is not None and t.category not in self._categories:
