@@ -110,7 +110,6 @@ class Schedule:
         self.priority_decision = priority_decision
         self.region_decision = region_decision
         self._by_minute = [self._find(m) for m in range(1440)]
-        self._by_region = {s.region: s for s in shifts}
         self._next = {r: handover[(i + 1) % len(handover)] for i, r in enumerate(handover)}
         # Per minute of the day: time from the minute's start to the end of the shift on
         # (hand-over), and per region to the end of its business segment (None when off).
