@@ -32,10 +32,11 @@ def _times() -> st.SearchStrategy:
                             "+05:60", "+0100", "+01", "", " UTC", "+01:00:30"])
     sep = st.sampled_from(["T", "T", "T", " ", "t", "_"])
 
-    def text(d, c, f, z, s):
-        return f"{d.year:04d}-{d.month:02d}-{d.day:02d}{s}{c[0]:02d}:{c[1]:02d}:{c[2]:02d}{f}{z}"
+    def text(d, c, f, z, s, with_seconds):
+        seconds = f":{c[2]:02d}{f}" if with_seconds else f
+        return f"{d.year:04d}-{d.month:02d}-{d.day:02d}{s}{c[0]:02d}:{c[1]:02d}{seconds}{z}"
 
-    strings = st.builds(text, day, clock, frac, zone, sep)
+    strings = st.builds(text, day, clock, frac, zone, sep, st.booleans())
     odd = st.sampled_from(["2026-02-30T10:00:00Z", "2026-13-01T00:00:00Z", "0000-01-01T00:00:00Z",
                            "2026-11-25", "yesterday", "", "1970-01-01T00:00:00+00:01",
                            "8999-12-31T23:59:59-01:00", "20261125T093000Z", "2026-W48-3T10:00:00Z",
@@ -172,6 +173,8 @@ EDGES: dict[str, list] = {
                    "1970-01-01T00:30:00+01:00", "2026-02-29T00:00:00Z", "2028-02-29T00:00:00Z",
                    "2026-11-25T09:30:00.1234567Z", "2026-11-25 09:30:00Z", "2026-11-25T09:30Z",
                    "2026-11-25T09:30:00z", "2026-11-25T09:30:00+0100", "2026-11-25T24:00:00Z", 1764063000,
+                   "2026-11-25 09:30:00+01:00", "2026-11-25T09:30+05:30", "2026-11-25T09:30:00-0830",
+                   "2026-11-25T09:30:00+01", "2026-11-25T09:30.5Z", "2026-11-25T09:30:00+2400",
                    datetime(2026, 11, 25, 9, 30), datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc), *BAD],
     "channel": ["portal", "Email", "fax", *BAD],
     "customer": [{}, {"tier": "enterprise"}, {"unknown": 1}, *BAD],
@@ -220,6 +223,9 @@ def test_read_fast_takes_the_common_case(ticket):
      "service": None},
     {"id": "T", "created_at": datetime(2026, 11, 25, 9, 30, tzinfo=timezone(timedelta(hours=-3))),
      "subject": "Straße gesperrt", "score": 2.5},
+    {"id": "T", "created_at": "2026-11-25 09:30:00Z", "category": "billing"},
+    {"id": "T", "created_at": "2026-11-25T09:30+05:30", "category": "billing"},
+    {"id": "T", "created_at": "2026-11-25T09:30:00-0830", "category": "billing"},
 ])
 def test_read_fast_takes_offsets_fractions_nulls_and_datetimes(ticket):
     assert _same(ticket)

@@ -31,7 +31,9 @@ from triage.ticket import (
     lone_surrogate,
 )
 
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
+# ISO times that Python's `fromisoformat` and pydantic read alike (the tests hold them to it).
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+                  r"(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)")
 _TICKET_FIELDS = frozenset(Ticket.model_fields)
 _CUSTOMER_FIELDS = frozenset(Customer.model_fields)
 _SERVICE_FIELDS = frozenset(Service.model_fields)
