@@ -81,8 +81,22 @@ class NoModelError(ModelError):
 
 
 class ScheduleError(TriageError):
-    """The schedule file (shifts, hand-over order, business hours, SLAs) is invalid."""
+    """The schedule file (shifts, hand-over order, calendars, SLA targets) is invalid, or a
+    time asked of it is not what it must be (not a shift end, no target for a priority).
 
-    def __init__(self, reason: str, file: str | None = None):
+    `code` is stable (e.g. `schedule.unknown-country`) so tools can tell problems apart;
+    `line` is the line in the file when known.
+    """
+
+    def __init__(self, reason: str, file: str | None = None, line: int | None = None,
+                 code: str = "schedule.invalid"):
+        self.reason = reason
         self.file = file
-        super().__init__(f"{file}: {reason}" if file else reason)
+        self.line = line
+        self.code = code
+        where = (file or "") + (f":{line}" if file and line is not None else "")
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": "invalid schedule", "code": self.code, "file": self.file, "line": self.line,
+                "reason": self.reason}
