@@ -42,6 +42,9 @@ STANDARD_DOMAINS: dict[str, Domain] = {d.name: d for d in (
     Domain("created_hour", "int", min=0, max=23, description="UTC hour of creation"),
     Domain("created_weekday", "int", min=0, max=6, description="UTC weekday of creation, Monday = 0"),
     Domain("shift_region", "enum", get_args(Region), description="region on shift at creation (schedule)"),
+    # Case lifecycle (triage.clocks): the resolution clock's used percent at the evaluation
+    # time; 0 for a new ticket. Not capped, so bounded only to keep the domain finite.
+    Domain("resolution_used", "int", min=0, max=10**9, description="resolution clock used, whole percent"),
 )}
 
 
