@@ -116,3 +116,41 @@ def test_calendar_problems_name_file_line_and_code(tmp_path, old, new, words, co
     first = text[:text.index(new)].count("\n") + 1
     assert first <= e.line <= first + new.count("\n"), (e.line, first)
     assert str(e).startswith(f"{p}:{e.line}: ")
+
+
+def test_shift_ends_between_lists_each_hand_over_in_order(sched):
+    ends = sched.shift_ends_between(utc("2026-11-24 07:00"), utc("2026-11-25 07:00"))
+    assert [(iso(e.at), e.ending, e.receiving) for e in ends] == [
+        ("2026-11-24T15:00:00Z", "EMEA", "AMER"), ("2026-11-24T23:00:00Z", "AMER", "APAC"),
+        ("2026-11-25T07:00:00Z", "APAC", "EMEA")]  # (a, b]: the end at a itself is not listed
+    assert sched.shift_ends_between(utc("2026-11-24 07:01"), utc("2026-11-24 14:59")) == []
+
+
+@pytest.mark.parametrize("t, at", [("2026-11-24 06:59:59.999999", "2026-11-24 07:00"),
+                                   ("2026-11-24 07:00", "2026-11-24 15:00"),
+                                   ("2026-11-24 23:30", "2026-11-25 07:00")])
+def test_next_shift_end_is_strictly_after(sched, t, at):
+    assert sched.next_shift_end(utc(t)).at == utc(at)
+
+
+def test_handover_at_a_shift_end_names_both_regions(sched):
+    e = sched.handover_at(utc("2026-11-25 15:00"))
+    assert (e.ending, e.receiving) == ("EMEA", "AMER")
+
+
+@pytest.mark.parametrize("t, near", [("2026-11-25 15:30", "2026-11-25T15:00:00Z and 2026-11-25T23:00:00Z"),
+                                     ("2026-11-25 15:00:01", "2026-11-25T15:00:00Z and 2026-11-25T23:00:00Z"),
+                                     ("2026-11-25 06:00", "2026-11-24T23:00:00Z and 2026-11-25T07:00:00Z")])
+def test_handover_at_another_time_says_which_times_are_shift_ends(sched, t, near):
+    with pytest.raises(ScheduleError) as err:
+        sched.handover_at(utc(t))
+    assert err.value.code == "schedule.not-a-shift-end"
+    assert "07:00, 15:00, 23:00 UTC" in str(err.value) and near in str(err.value)
+
+
+def test_resolution_due_of_a_new_ticket(sched):
+    assert sched.resolution_due(utc("2026-11-25 14:40"), "P1", "EMEA") == utc("2026-11-25 18:40")
+    # P4: 40 business hours = five EMEA shifts; Friday 14:00 -> the next Friday 14:00.
+    assert sched.resolution_due(utc("2026-11-27 14:00"), "P4", "EMEA") == utc("2026-12-04 14:00")
+    with pytest.raises(ScheduleError, match="no resolution target for priority 'P7'"):
+        sched.resolution_due(utc("2026-11-25 14:40"), "P7", "EMEA")
