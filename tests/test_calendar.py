@@ -260,3 +260,12 @@ def test_reference_schedule_equals_the_walk(region, t, minutes):
     spec = ScheduleSpec.model_validate(load_yaml(RULES / "schedule.yaml"))
     amount = timedelta(minutes=minutes)
     assert Schedule.from_spec(spec).add_business_time(t, amount, region) == Walk(spec, region).add(t, amount)
+
+
+def test_a_schedule_pickles_for_worker_processes(sched):
+    import pickle
+
+    t = utc("2026-12-24 13:00")
+    due = sched.response_due(t, "P3", "EMEA")  # fills the cache the copy leaves behind
+    again = pickle.loads(pickle.dumps(sched))
+    assert again.response_due(t, "P3", "EMEA") == due == utc("2026-12-28 09:00")

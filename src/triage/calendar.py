@@ -66,6 +66,17 @@ class BusinessCalendar:
         self._lock = threading.Lock()  # holiday calendars fill themselves lazily: not thread-safe
         self._block: Callable[[int], tuple[int, ...]] = lru_cache(maxsize=CACHED_BLOCKS)(self._compute_block)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for worker processes: the lock and the cache are rebuilt, not sent."""
+        state = self.__dict__.copy()
+        del state["_lock"], state["_block"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._block = lru_cache(maxsize=CACHED_BLOCKS)(self._compute_block)
+
     def local_date(self, k: int) -> date:
         """The local date of instance k's start."""
         return from_us(k * DAY_US + self._start_us).astimezone(self.zone).date()

@@ -11,9 +11,10 @@ Percentages are integer arithmetic on microseconds, rounded down, not capped.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from triage.errors import TicketError
 from triage.schedule import Schedule, iso

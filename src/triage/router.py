@@ -21,7 +21,7 @@ from triage.schedule import Schedule, iso
 from triage.ticket import Ticket, parse_ticket
 
 REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
-STANDARD_OUTPUTS = ("priority", "tier", "region", "queue", "third_party")
+STANDARD_OUTPUTS = ("priority", "tier", "region", "queue", "third_party", "escalation")
 UNKNOWN = "unknown"
 DEFAULT_CHUNK = 512
 
