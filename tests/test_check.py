@@ -385,3 +385,26 @@ def test_correlation_file_is_checked(rules):
     assert code == 1
     [f] = errors(data)
     assert f["file"].endswith("correlation.yaml") and f["line"] and "window" in f["message"]
+
+
+@pytest.mark.parametrize("old, new, code", [
+    ("{country: US}", "{country: UX}", "schedule-unknown-country"),
+    ("time_zone: America/New_York", "time_zone: America/Gotham", "schedule-unknown-time-zone"),
+    ('AMER: {start: "15:00", end: "23:00"}', 'AMER: {start: "14:00", end: "23:00"}', "schedule-overlapping-shifts"),
+])
+def test_schedule_problems_are_findings_with_file_and_line(rules, old, new, code):
+    path = rules / "schedule.yaml"
+    edit(path, old, new)
+    exit_code, data = run_check(rules)
+    assert exit_code == 1
+    [f] = errors(data, code)
+    assert f["file"] == str(path) and f["line"] == line_of(path, new)
+
+
+def test_a_priority_without_a_resolution_target_is_found(rules):
+    path = rules / "schedule.yaml"
+    edit(path, "  P4: {within: 40h, clock: business}", "")
+    exit_code, data = run_check(rules)
+    assert exit_code == 1
+    assert any("'P4'" in f["message"] and "resolution target" in f["message"]
+               for f in errors(data, "schedule-missing-target"))

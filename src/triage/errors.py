@@ -122,6 +122,8 @@ class ScheduleError(RuleFileError):
         super().__init__(reason, file=file, line=line)
         if code is not None:
             self.code = code
+        if file is None:  # not of a file (a time asked of the schedule): the reason alone
+            self.args = (reason,)
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": "invalid schedule", "code": self.code, "file": self.file, "line": self.line,

@@ -91,7 +91,8 @@ def _ticket_facts() -> tuple[tuple[TicketFact, ...], dict[tuple[str, ...], froze
 TICKET_FACTS, TICKET_OBJECTS = _ticket_facts()
 FACT_NAMES = tuple(f.name for f in TICKET_FACTS)
 
-# Facts that deciding adds to a ticket's own: the category, and where the ticket stands in time.
+# Facts that deciding adds to a ticket's own: the category, and where the case stands at the
+# evaluation time `now` (a new ticket is evaluated at its creation: clocks at 0).
 DECISION_DOMAINS = (
     Domain("category", "string", description="the model's or the given category ('unknown' below the threshold)"),
     Domain("category_source", "enum", ("model", "given")),
@@ -100,7 +101,14 @@ DECISION_DOMAINS = (
     Domain("created_hour", "int", min=0, max=23, description="UTC hour of creation"),
     Domain("created_weekday", "int", min=0, max=6, description="UTC weekday of creation, Monday = 0"),
     Domain("shift_region", "enum", get_args(Region), description="region on shift at the evaluation time (schedule)"),
+    Domain("created_shift_region", "enum", get_args(Region), description="region on shift at creation (schedule)"),
+    Domain("responded", "bool", description="a first response was given by the evaluation time"),
+    Domain("age_minutes", "int", min=0, max=10**9, description="whole minutes from creation to the evaluation time"),
+    # Used percentages are not capped (an overdue case shows 625): bounded only to keep the domain finite.
+    Domain("response_used", "int", min=0, max=10**9, description="response clock used, whole percent"),
+    Domain("resolution_used", "int", min=0, max=10**9, description="resolution clock used, whole percent"),
 )
+TIME_FACTS = ("created_shift_region", "responded", "age_minutes", "response_used", "resolution_used")
 STANDARD_DOMAINS: dict[str, Domain] = {d.name: d for d in (*(f.domain for f in TICKET_FACTS), *DECISION_DOMAINS)}
 
 

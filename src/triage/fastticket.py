@@ -24,6 +24,7 @@ from triage.ticket import MAX_CREATED, MIN_CREATED, SURROGATE, lone_surrogate
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
                   r"(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)")
 _UTC = timezone.utc
+HAND_READ = ("id", "subject", "body", "category", "created_at")  # checked by hand in the reader
 
 
 class FastTicket(NamedTuple):
@@ -91,6 +92,9 @@ def _generate() -> tuple[Callable[..., Any], str]:
     env: dict[str, Any] = {"_utc": _utc, "_EMPTY": {}, "FastTicket": FastTicket, "SURROGATE": SURROGATE,
                            "lone_surrogate": lone_surrogate, "extra_facts": extra_facts,
                            "TOP": TICKET_OBJECTS[()]}
+    # Fields that are neither facts nor read here by hand (a case's state): pydantic reads them.
+    facts_at = {f.path[0] for f in TICKET_FACTS}
+    others = sorted(TICKET_OBJECTS[()] - facts_at - set(HAND_READ))
     lines = ["def read_fast(data, wanted=frozenset()):",
              "    g = data.get",
              "    tid, subject, body, category = g('id'), g('subject'), g('body'), g('category')",
@@ -101,6 +105,7 @@ def _generate() -> tuple[Callable[..., Any], str]:
              " and not (body and not body.isspace()): return None",
              "    created = _utc(g('created_at'))",
              "    if created is None: return None"]
+    lines += [f"    if g({name!r}) is not None: return None" for name in others]
     getters = {(): "g"}
     for path, names in TICKET_OBJECTS.items():
         if not path:

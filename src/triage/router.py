@@ -7,6 +7,7 @@ read-only after construction. The same ticket, rules and model give the same dec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
 
@@ -17,11 +18,13 @@ from triage.fastticket import FastTicket, read_fast
 from triage.rules.domains import suggest
 from triage.rules.layout import SCHEDULE_FILE
 from triage.rules.ruleset import RuleSet
+from triage.clocks import DONE, Sla, sla_at, status_at
 from triage.schedule import Schedule, iso
 from triage.ticket import Ticket, parse_ticket
 
 REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
-STANDARD_OUTPUTS = ("priority", "tier", "region", "queue", "third_party")
+STANDARD_OUTPUTS = ("priority", "tier", "region", "queue", "third_party", "escalation")
+CLOCK_FACTS = ("response_used", "resolution_used")
 UNKNOWN = "unknown"
 DEFAULT_CHUNK = 512
 
@@ -145,17 +148,40 @@ class Triage:
         for d in each_classified(self._classify_many(items, fast=True), errors, lambda c: self._decide(c)[0]):
             yield d if isinstance(d, TriageError) else Decision.from_dict(d)
 
-    def explain(self, ticket: Ticket | dict[str, Any]) -> dict[str, Any]:
-        """Why `ticket` got its decision: the deciding row of each decision and the
-        "why not" of the others (the `triage explain --json` object)."""
+    def explain(self, ticket: Ticket | dict[str, Any], now: datetime | str | None = None) -> dict[str, Any]:
+        """Why `ticket` got its decision (at `now`, as `sweep` decides a case; None: at its
+        creation, as `route`): the deciding row of each decision and the "why not" of the
+        others (the `triage explain --json` object)."""
         from triage.explain import explain
 
-        return explain(self, self.trace(ticket))
+        return explain(self, self.trace(ticket, now))
 
-    def trace(self, ticket: Ticket | dict[str, Any]) -> Traced:
-        """`route` with what led to the decision (the facts the rules saw)."""
-        d, facts, c = self._decide_one(ticket, fast=False)
+    def trace(self, ticket: Ticket | dict[str, Any], now: datetime | str | None = None) -> Traced:
+        """`route` (or `sweep` at `now`) with what led to the decision (the facts the rules saw)."""
+        d, facts, c = self._decide_one(ticket, fast=False, now=_instant(now))
         return Traced(Decision.from_dict(d), facts, c.top)
+
+    # --- cases at a time `now` -----------------------------------------------------------
+
+    def sweep(self, case: Ticket | dict[str, Any], now: datetime | str) -> Decision:
+        """Decide an open (or closed) case at `now`: its clocks, the escalation ladder (one
+        step), and routing at `now` (P1/P2 to the region on shift then). Swept at its
+        creation time, a case is routed exactly as `route` routes it."""
+        return Decision.from_dict(self._decide_one(case, now=_instant(now))[0])
+
+    def sweep_dicts(self, cases: Sequence[Ticket | dict[str, Any]], now: datetime | str
+                    ) -> list[dict[str, Any] | TriageError]:
+        """`sweep` of a list into JSON-ready objects; each invalid case's place holds its error."""
+        at = _instant(now)
+        return list(each_classified(self._classify_many(cases, fast=True), "yield",
+                                    lambda c: self._decide(c, now=at)[0]))
+
+    def handover(self, cases: Iterable[Ticket | dict[str, Any]], at: datetime | str | None = None) -> Any:
+        """The hand-over packet of the shift that ends at `at` (None: the next shift end after
+        now): the open high-priority cases, swept at `at`, for the receiving region."""
+        from triage.handover import build_packet
+
+        return build_packet(self, cases, at)
 
     # --- hooks for stateful callers (the correlator) and rule tests ----------------
 
@@ -178,7 +204,8 @@ class Triage:
 
     # --- the one path ------------------------------------------------------------------
 
-    def _decide_one(self, ticket: Any, fast: bool = True) -> tuple[dict[str, Any], dict[str, Any], Classified]:
+    def _decide_one(self, ticket: Any, fast: bool = True, now: datetime | None = None
+                    ) -> tuple[dict[str, Any], dict[str, Any], Classified]:
         t = self._read(ticket, fast)
         self._check_category(t)
         if t.category is not None:
@@ -186,7 +213,7 @@ class Triage:
         else:
             cls = self._classify([t])[0]
             c = Classified(t, cls.category, cls.confidence, "model", cls.top)
-        d, facts = self._decide(c)
+        d, facts = self._decide(c, now=now)
         return d, facts, c
 
     def _classify_many(self, tickets: Sequence[Any], fast: bool) -> list[Classified | TriageError]:
@@ -236,28 +263,82 @@ class Triage:
                                "`make model`")
         return self.model.classify([t.text for t in tickets])
 
-    def _facts(self, c: Classified) -> dict[str, Any]:
+    def _facts(self, c: Classified, now: datetime | None = None) -> dict[str, Any]:
+        """The facts of a classified ticket at `now` (None: at its creation, clocks at 0)."""
         t = c.ticket
         if type(t) is FastTicket:
             facts = make_facts(t.values, t.created_at, t.extras)
+            first_response, history = None, None
         else:
             facts = ticket_facts(t, self._extra_fields)
-        facts["shift_region"] = self.schedule.on_shift(t.created_at)
+            first_response, history = t.first_response_at, t.status_history
+        created = t.created_at
+        at = created if now is None else now
+        on = self.schedule.on_shift
+        facts["shift_region"] = on(at)
+        facts["created_shift_region"] = on(created)
+        if history or now is not None:
+            try:
+                facts["status"] = status_at(created_at=created, now=at, status=facts["status"],
+                                            status_history=history or ())[0]
+            except TicketError as exc:
+                raise TicketError(exc.problems, ticket_id=t.id) from None
+        facts["responded"] = first_response is not None and first_response <= at
+        facts["age_minutes"] = (at - created) // _MINUTE
+        # At creation no clock has run; later, the clocks need the priority and region first.
+        clock = 0 if now is None else None
+        facts["response_used"] = facts["resolution_used"] = clock
         return add_category(facts, c.category, c.confidence, c.source)
 
-    def _decide(self, c: Classified, affected_customers: int | None = None,
-                incident_id: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _decide(self, c: Classified, affected_customers: int | None = None, incident_id: str | None = None,
+                now: datetime | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """The one way a ticket is decided: its facts through the rule set's cell cache,
         then the schedule. Returns the decision's JSON object and the facts (each
-        decision's value among them)."""
-        facts = self._facts(c)
+        decision's value among them).
+
+        At a time `now` (a sweep) it takes up to three passes: priority and region (which
+        decide the clocks), then the rest with the clocks' used percentages, then, when
+        the ladder climbs a step, everything again with the raised `escalation_level`."""
+        facts = self._facts(c, now)
         if affected_customers is not None:
             facts["affected_customers"] = affected_customers
-        cited = self.ruleset.decide(facts)  # puts each decision's value into facts
-        return self._decision_dict(c, facts, cited, incident_id), facts
+        rs, sched = self.ruleset, self.schedule
+        cited = rs.decide(facts)  # puts each decision's value into facts
+        if now is None:
+            return self._decision_dict(c, facts, cited, incident_id), facts
+        sla = self._sla(c, facts, now)
+        facts["response_used"], facts["resolution_used"] = sla.response.used_pct, sla.resolution.used_pct
+        cited.update(rs.decide(facts, given=frozenset({sched.priority_decision, sched.region_decision})))
+        escalated_to = None
+        ladder = sched.escalation
+        if ladder is not None and facts.get(ladder[0]) is not None and sla.status not in DONE:
+            escalated_to = facts[ladder[0]]
+            level = max(facts["escalation_level"], ladder[1].get(escalated_to, 0))
+            facts["escalation_level"] = level
+            before = (facts[sched.priority_decision], facts[sched.region_decision])
+            cited.update(rs.decide(facts, given=frozenset({ladder[0]})))
+            if (facts[sched.priority_decision], facts[sched.region_decision]) != before:
+                sla = self._sla(c, facts, now)
+        d = self._decision_dict(c, facts, cited, incident_id, now, sla)
+        d.update(as_of=iso(now), sla=sla.to_dict(), escalated_to=escalated_to,
+                 escalation_level=facts["escalation_level"])
+        return d, facts
+
+    def _sla(self, c: Classified, facts: dict[str, Any], now: datetime) -> Sla:
+        t = c.ticket
+        fast = type(t) is FastTicket
+        try:
+            return sla_at(self.schedule, created_at=t.created_at, priority=facts[self.schedule.priority_decision],
+                          region=facts[self.schedule.region_decision], now=now,
+                          status=facts["status"] if fast or not t.status_history else t.status,
+                          status_history=() if fast else t.status_history or (),
+                          first_response_at=None if fast else t.first_response_at)
+        except TicketError as exc:
+            raise TicketError(exc.problems, ticket_id=t.id) from None
 
     def _decision_dict(self, c: Classified, values: dict[str, Any], cited: dict[str, list[str]],
-                       incident_id: str | None) -> dict[str, Any]:
+                       incident_id: str | None, now: datetime | None = None, sla: Sla | None = None
+                       ) -> dict[str, Any]:
         """The contract dict; `values` holds every decision's value (the facts after deciding)."""
         sched = self.schedule
         created = c.ticket.created_at
@@ -265,15 +346,21 @@ class Triage:
         region = values[sched.region_decision]
         handoff = None
         if priority in sched.handoff_priorities:
-            at, to = sched.handoff(created)
+            at, to = sched.handoff(created if now is None else now)
             handoff = {"at": iso(at), "to": to}
+        if sla is None:
+            response_due = iso(sched.response_due(created, priority, region))
+            resolution_due: str | None = iso(sched.resolution_due(created, priority, region))
+        else:
+            response_due = iso(sla.response.due)
+            resolution_due = None if sla.resolution.due is None else iso(sla.resolution.due)
         d = {
             "ticket_id": c.ticket.id, "category": c.category, "category_source": c.source,
             "confidence": None if c.confidence is None else round(float(c.confidence), 4),
             "needs_review": c.source == "model" and c.category == UNKNOWN,
             "priority": priority, "tier": values["tier"], "region": region, "queue": values["queue"],
             "handoff": handoff, "third_party": values.get("third_party"),
-            "response_due": iso(sched.response_due(created, priority, region)),
+            "response_due": response_due, "resolution_due": resolution_due,
             "incident_id": incident_id, "rules": cited,
             "ruleset_version": self.ruleset.version, "model_version": self.model_version,
         }
@@ -298,6 +385,22 @@ def each_classified(classified: Iterable[Classified | TriageError], errors: str,
             if errors == "raise":
                 raise
             yield exc
+
+
+_MINUTE = timedelta(minutes=1)
+
+
+def _instant(t: datetime | str | None) -> datetime | None:
+    """`now` as an aware UTC datetime; a string is ISO 8601 with a zone."""
+    if t is None or isinstance(t, datetime):
+        if t is not None and t.tzinfo is None:
+            raise TicketError([("now", "a time needs its zone (e.g. Z for UTC)")])
+        return None if t is None else t.astimezone(timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise TicketError([("now", f"{t!r} is not an ISO 8601 time")]) from None
+    return _instant(parsed)
 
 
 def _load_model(path: str | Path) -> Any:

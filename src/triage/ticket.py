@@ -37,6 +37,8 @@ CustomerTier = Literal["standard", "premium", "enterprise"]
 Region = Literal["APAC", "EMEA", "AMER"]
 Product = Literal["port", "vxc", "mcr", "mve", "ix", "none"]
 CloudProvider = Literal["aws", "azure", "gcp", "oracle", "ibm", "other", "none"]
+# A case's status (reference policy, "Case state"); open means neither resolved nor closed.
+Status = Literal["new", "open", "pending_customer", "pending_third_party", "resolved", "closed"]
 
 # Dates the schedule can still add a business week to without overflowing `datetime`.
 MIN_CREATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -83,6 +85,13 @@ class Service(_Part):
                                       json_schema_extra={"x-blank-is-null": True})
 
 
+class StatusChange(_Part):
+    """The case has `status` from `at` until the next entry of its history."""
+
+    at: AwareDatetime
+    status: Status
+
+
 class Ticket(BaseModel):
     """One support request. Required: `id`, `created_at`, and text unless `category` is given."""
 
@@ -100,7 +109,11 @@ class Ticket(BaseModel):
     affected_services: Annotated[StrictInt, Field(ge=0, le=10**9)] = 1
     escalation_level: Annotated[StrictInt, Field(ge=0, le=1000)] = 0
     category: StrictStr | None = Field(None, json_schema_extra=NOT_A_FACT)
-    status: StrictStr = "new"
+    status: Status = "new"
+    # Case state: the clocks at a time `now` read them (`triage.clocks`); rules see the
+    # facts made of them (status at `now`, responded, age and used percentages).
+    first_response_at: AwareDatetime | None = Field(None, json_schema_extra=NOT_A_FACT)
+    status_history: list[StatusChange] | None = Field(None, json_schema_extra=NOT_A_FACT)
 
     @field_validator("created_at")
     @classmethod

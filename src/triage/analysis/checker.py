@@ -126,13 +126,15 @@ def _schedule_findings(folder: Path, ruleset: Any) -> list[Finding]:
     try:
         sched = Schedule.load(path)
     except ScheduleError as exc:
-        return [Finding("error", "schedule-error", str(exc).removeprefix(f"{path}: "), file=str(path))]
+        # The finding code is the error's, without its namespace (e.g. "schedule-unknown-country").
+        return [Finding("error", exc.code.replace(".", "-"), exc.reason, file=str(path), line=exc.line)]
     if ruleset is None:
         return []
     out = []
     names = ruleset.decision_names
     for name, known, code, what in (
             (sched.priority_decision, sched.response, "schedule-missing-target", "response target"),
+            (sched.priority_decision, sched.resolution, "schedule-missing-target", "resolution target"),
             (sched.region_decision, sched.regions, "schedule-missing-shift", "shift")):
         if name not in names:
             continue
