@@ -67,7 +67,8 @@ def add_business(t: datetime, hours: int, region: str) -> datetime:
         cur = nxt
 
 
-def decide(ticket: dict) -> dict:
+def decide(ticket: dict, at: datetime | None = None) -> dict:
+    """The decision of the policy's tables; `at`: the evaluation time (None: creation)."""
     cat = ticket["category"]
     aff = ticket.get("affected_customers", 1)
     sev = ticket.get("reported_severity")
@@ -113,13 +114,14 @@ def decide(ticket: dict) -> dict:
     else:
         tier = "CSS"
 
-    shift = on_shift(created)
+    at = created if at is None else at
+    shift = on_shift(at)  # row 1 reads the shift at the evaluation time, rows 2-3 at creation
     if prio in ("P1", "P2"):
         region = shift
     elif cust.get("home_region"):
         region = cust["home_region"]
     else:
-        region = shift
+        region = on_shift(created)
 
     partner = cust.get("partner_id")
     if partner and ticket.get("channel", "email") != "partner" and aff < 2:
@@ -139,7 +141,7 @@ def decide(ticket: dict) -> dict:
 
     handoff = None
     if prio in ("P1", "P2"):
-        handoff = {"at": shift_end(created), "to": ORDER[(ORDER.index(shift) + 1) % 3]}
+        handoff = {"at": shift_end(at), "to": ORDER[(ORDER.index(shift) + 1) % 3]}
     if prio == "P1":
         due = created + timedelta(minutes=15)
     elif prio == "P2":
@@ -222,3 +224,37 @@ def sla(case: dict, now: datetime) -> dict:
                        "breached": (done > due) if done is not None else used >= 100,
                        "at_risk": done is None and 75 <= used < 100, "paused": paused},
     }
+
+
+def _time(t: str | None) -> datetime | None:
+    return None if t is None else datetime.fromisoformat(t.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def sweep(ticket: dict, now: datetime) -> dict:
+    """A case at `now` ("Case lifecycle"): clocks, one step of the escalation ladder, and the
+    decision again with the raised level; fields as `triage sweep` writes them."""
+    created = _time(ticket["created_at"])
+    entries = ticket.get("status_history")
+    history = ([(_time(e["at"]), e["status"]) for e in entries] if entries
+               else [(created, ticket.get("status", "new"))])
+    status = _status_at(history, now)
+    d = decide(ticket, now)
+    clocks = sla({"created_at": created, "priority": d["priority"], "region": d["region"],
+                  "first_response_at": _time(ticket.get("first_response_at")), "status_history": history}, now)
+    level, to = ticket.get("escalation_level", 0), None
+    if status not in STOPPED:
+        used, tier, prio = clocks["resolution"]["used_pct"], d["tier"], d["priority"]
+        if tier == "CSS" and prio in ("P1", "P2") and used >= 50:
+            to = "NSS"
+        elif tier == "NSS" and prio == "P1" and used >= 75:
+            to = "OpsEng"
+        elif tier == "NSS" and prio == "P2" and used >= 100:
+            to = "OpsEng"
+        elif tier == "CSS" and prio in ("P3", "P4") and used >= 100:
+            to = "NSS"
+    if to is not None:
+        level = max(level, 1 if to == "NSS" else 2)
+        d = decide({**ticket, "escalation_level": level}, now)
+    d.update(response_due=clocks["response"]["due"], resolution_due=clocks["resolution"]["due"], sla=clocks,
+             escalated_to=to, escalation_level=level)
+    return d

@@ -117,7 +117,7 @@ def test_removed_default_leaves_a_gap(rules):
 
 
 def test_removed_default_of_region_leaves_a_gap_for_p3_without_home_region(rules):
-    edit(rules / "region.yaml", 'default: "{shift_region}"  # "#3 otherwise the region on shift"\n', "")
+    edit(rules / "region.yaml", 'default: "{created_shift_region}"  # "#3 otherwise the region on shift at creation"\n', "")
     code, data = run_check(rules)
     [f] = errors(data)
     assert code == 1 and f["code"] == "gap"

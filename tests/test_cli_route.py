@@ -12,7 +12,7 @@ from policy_reference import decide
 from strategies import CATEGORIES
 
 DECISION_FIELDS = ["ticket_id", "category", "category_source", "confidence", "needs_review", "priority",
-                   "tier", "region", "queue", "handoff", "third_party", "response_due", "incident_id",
+                   "tier", "region", "queue", "handoff", "third_party", "response_due", "resolution_due", "incident_id",
                    "rules", "ruleset_version", "model_version"]
 
 

@@ -171,7 +171,7 @@ def test_invalid_tickets_name_the_field(triage_default, name):
 
 
 DECIDED = {
-    "NUL bytes": {**GOOD, "subject": "port\x00down", "status": "a\x00b", "note": "\x00"},
+    "NUL bytes": {**GOOD, "subject": "port\x00down", "body": "a\x00b", "note": "\x00"},
     "right-to-left": {**GOOD, "subject": "\u202eנפל הקו", "body": "الخدمة متوقفة", "service": {"location": "\u202eFRA"}},
     "emoji": {**GOOD, "subject": "🔥🔥 port down 🔥", "id": "🎫-1"},
     "year 8999": {**GOOD, "created_at": "8999-12-31T23:59:59Z"},

@@ -93,10 +93,10 @@ def sla_at(schedule: Schedule, *, created_at: datetime, priority: str, region: s
     naming the field for input a user can get wrong, `ScheduleError` for a priority or
     region the schedule does not know.
     """
-    created_at, now = _aware(created_at, "created_at"), _aware(now, "now")
+    created_at, now = instant(created_at, "created_at"), instant(now, "now")
     history = _history(created_at, status, status_history, now)
     if first_response_at is not None:
-        first_response_at = _aware(first_response_at, "first_response_at")
+        first_response_at = instant(first_response_at, "first_response_at")
         if first_response_at < created_at:
             raise TicketError([("first_response_at", f"{iso(first_response_at)} is before created_at "
                                                      f"{iso(created_at)}")])
@@ -124,7 +124,7 @@ def sla_at(schedule: Schedule, *, created_at: datetime, priority: str, region: s
 def status_at(*, created_at: datetime, now: datetime, status: str | None = None,
               status_history: Iterable[Any] = ()) -> tuple[str, datetime]:
     """The case's status at `now` and since when (what `sla_at` reads, without a priority)."""
-    history = _history(_aware(created_at, "created_at"), status, status_history, _aware(now, "now"))
+    history = _history(instant(created_at, "created_at"), status, status_history, instant(now, "now"))
     since, current = next(e for e in reversed(history) if e[0] <= now)
     return current, since
 
@@ -162,8 +162,9 @@ def _due(schedule: Schedule, clock: str, region: str, running: list[tuple[dateti
     raise AssertionError("elapsed >= target but the intervals hold less")  # sums agree by construction
 
 
-def _aware(t: Any, field: str) -> datetime:
-    """A UTC datetime from a datetime or an ISO 8601 string with a zone."""
+def instant(t: Any, field: str = "now") -> datetime:
+    """A UTC datetime from a datetime or an ISO 8601 string with a zone; a `TicketError`
+    naming `field` otherwise."""
     if isinstance(t, str):
         try:
             t = datetime.fromisoformat(t.replace("Z", "+00:00"))
@@ -191,7 +192,7 @@ def _history(created: datetime, status: str | None, entries: Iterable[Any],
         field = f"status_history[{i}]"
         if at is None or st is None:
             raise TicketError([(field, "an entry needs `at` and `status`")])
-        at = _aware(at, f"{field}.at")
+        at = instant(at, f"{field}.at")
         if st not in STATUSES:
             raise TicketError([(f"{field}.status", f"unknown status {st!r}; one of {', '.join(STATUSES)}")])
         if at < created:

@@ -7,7 +7,7 @@ read-only after construction. The same ticket, rules and model give the same dec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
 
@@ -18,7 +18,7 @@ from triage.fastticket import FastTicket, read_fast
 from triage.rules.domains import suggest
 from triage.rules.layout import SCHEDULE_FILE
 from triage.rules.ruleset import RuleSet
-from triage.clocks import DONE, Sla, sla_at, status_at
+from triage.clocks import DONE, PAUSED, Sla, instant, sla_at, status_at
 from triage.schedule import Schedule, iso
 from triage.ticket import Ticket, parse_ticket
 
@@ -158,7 +158,7 @@ class Triage:
 
     def trace(self, ticket: Ticket | dict[str, Any], now: datetime | str | None = None) -> Traced:
         """`route` (or `sweep` at `now`) with what led to the decision (the facts the rules saw)."""
-        d, facts, c = self._decide_one(ticket, fast=False, now=_instant(now))
+        d, facts, c = self._decide_one(ticket, fast=False, now=_at(now))
         return Traced(Decision.from_dict(d), facts, c.top)
 
     # --- cases at a time `now` -----------------------------------------------------------
@@ -167,12 +167,12 @@ class Triage:
         """Decide an open (or closed) case at `now`: its clocks, the escalation ladder (one
         step), and routing at `now` (P1/P2 to the region on shift then). Swept at its
         creation time, a case is routed exactly as `route` routes it."""
-        return Decision.from_dict(self._decide_one(case, now=_instant(now))[0])
+        return Decision.from_dict(self._decide_one(case, now=_at(now))[0])
 
     def sweep_dicts(self, cases: Sequence[Ticket | dict[str, Any]], now: datetime | str
                     ) -> list[dict[str, Any] | TriageError]:
         """`sweep` of a list into JSON-ready objects; each invalid case's place holds its error."""
-        at = _instant(now)
+        at = _at(now)
         return list(each_classified(self._classify_many(cases, fast=True), "yield",
                                     lambda c: self._decide(c, now=at)[0]))
 
@@ -348,9 +348,10 @@ class Triage:
         if priority in sched.handoff_priorities:
             at, to = sched.handoff(created if now is None else now)
             handoff = {"at": iso(at), "to": to}
-        if sla is None:
+        if sla is None:  # at creation nothing has run: the targets from then (none while paused)
             response_due = iso(sched.response_due(created, priority, region))
-            resolution_due: str | None = iso(sched.resolution_due(created, priority, region))
+            resolution_due: str | None = (None if values["status"] in PAUSED
+                                          else iso(sched.resolution_due(created, priority, region)))
         else:
             response_due = iso(sla.response.due)
             resolution_due = None if sla.resolution.due is None else iso(sla.resolution.due)
@@ -390,17 +391,8 @@ def each_classified(classified: Iterable[Classified | TriageError], errors: str,
 _MINUTE = timedelta(minutes=1)
 
 
-def _instant(t: datetime | str | None) -> datetime | None:
-    """`now` as an aware UTC datetime; a string is ISO 8601 with a zone."""
-    if t is None or isinstance(t, datetime):
-        if t is not None and t.tzinfo is None:
-            raise TicketError([("now", "a time needs its zone (e.g. Z for UTC)")])
-        return None if t is None else t.astimezone(timezone.utc)
-    try:
-        parsed = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    except ValueError:
-        raise TicketError([("now", f"{t!r} is not an ISO 8601 time")]) from None
-    return _instant(parsed)
+def _at(now: datetime | str | None) -> datetime | None:
+    return None if now is None else instant(now)
 
 
 def _load_model(path: str | Path) -> Any:

@@ -37,15 +37,15 @@ def _plugin_class() -> type:
     return TriagePlugin
 
 
-def _task(rules: str | None, model: str | None, chunk: list, unit: str) -> tuple[bytes, list, dict, int]:
+def _task(rules: str | None, model: str | None, chunk: list, work: Any) -> tuple[bytes, list, dict, int]:
     from triage.batch.work import decide_chunk
 
-    body, errors, counts = decide_chunk(rules, model, chunk, unit)
+    body, errors, counts = decide_chunk(rules, model, chunk, work)
     return body, errors, counts, len(chunk)
 
 
 def run_on_dask(address: str, jobs: int, rules: str | None, model: str | None,
-                chunks: Iterable[list], unit: str) -> Iterator[tuple[bytes, list, dict, int]]:
+                chunks: Iterable[list], work: Any) -> Iterator[tuple[bytes, list, dict, int]]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -65,7 +65,7 @@ def run_on_dask(address: str, jobs: int, rules: str | None, model: str | None,
         width = 2 * max(1, len(client.scheduler_info().get("workers", {})) or jobs)
         in_flight: deque = deque()
         for chunk in chunks:
-            in_flight.append(client.submit(_task, rules, model, chunk, unit, pure=False))
+            in_flight.append(client.submit(_task, rules, model, chunk, work, pure=False))
             if len(in_flight) >= width:
                 yield in_flight.popleft().result()
         while in_flight:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import sys
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from triage.batch import checkpoint
 from triage.batch.records import Chunk, Position, file_format, read_chunks
-from triage.batch.work import decide_chunk, get_triage, worker_triage
+from triage.batch.work import ATTENTION, Work, decide_chunk, get_triage, worker_triage
 from triage.batch.writers import error_sink, make_sink
 from triage.decision import columns
 from triage.errors import InputError, ResumeError, TriageError
@@ -38,19 +39,34 @@ class Summary:
             self.counts.setdefault(k, Counter()).update(c)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "decided": self.decided, "errors": self.errors,
-                "counts": {k: dict(sorted(v.items())) for k, v in self.counts.items() if k != "changed"},
-                "changed": _changed(self.counts.get("changed", Counter()))}
+        d = {"records": self.records, "decided": self.decided, "errors": self.errors,
+             "counts": {k: dict(sorted(v.items())) for k, v in self.counts.items() if k not in ("changed", ATTENTION)},
+             "changed": _changed(self.counts.get("changed", Counter()))}
+        if ATTENTION in self.counts:
+            d[ATTENTION] = _attention(self.counts[ATTENTION])
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Summary":
         s = cls(d["records"], d["decided"], d["errors"], {k: Counter(v) for k, v in d["counts"].items()})
+        if ATTENTION in d:
+            s.counts[ATTENTION] = Counter({f"{where}|{what}": n for where, c in d[ATTENTION].items()
+                                           for what, n in c.items()})
         changed = Counter()
         for f, v in d.get("changed", {}).items():
             changed[f"{f}:compared"] += v["compared"]
             changed[f] += v["changed"]
         s.counts["changed"] = changed
         return s
+
+
+def _attention(c: Counter) -> dict[str, dict[str, int]]:
+    """Per region/tier: cases, escalations, breaches and risks."""
+    out: dict[str, dict[str, int]] = {}
+    for key, n in sorted(c.items()):
+        where, what = key.split("|", 1)
+        out.setdefault(where, {})[what] = n
+    return out
 
 
 def _changed(c: Counter) -> dict[str, dict[str, int]]:
@@ -70,6 +86,8 @@ class Job:
     chunk_size: int = DEFAULT_CHUNK
     resume: bool = False
     own_process: bool = False  # the run owns its process (the CLI): tune it once the Triage is built
+    now: datetime | None = None  # sweep the cases at this time (None: route the tickets)
+    changed_only: bool = False  # a sweep writes only the cases whose routing or SLA state changed
 
     @property
     def checkpoint_path(self) -> Path:
@@ -78,6 +96,10 @@ class Job:
     @property
     def unit(self) -> str:
         return "line" if file_format(self.input) == "jsonl" else "row"
+
+    @property
+    def work(self) -> Work:
+        return Work(self.unit, self.now, self.changed_only)
 
 
 def check_paths(job: Job) -> None:
@@ -107,7 +129,8 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
                   model=str(triage.model.path.resolve()) if triage.model is not None else False)
     identity = {"input": str(job.input.resolve()), "fingerprint": checkpoint.fingerprint(job.input),
                 "ruleset_version": triage.ruleset_version, "model_version": triage.model_version,
-                "out": str(job.out.resolve()), "errors": str(job.errors.resolve())}
+                "out": str(job.out.resolve()), "errors": str(job.errors.resolve()),
+                "now": None if job.now is None else job.now.isoformat(), "changed_only": job.changed_only}
     state = None
     if job.resume:
         try:
@@ -132,7 +155,7 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
         log(f"an earlier run left {job.checkpoint_path}; starting over (use --resume to continue it)")
     summary = Summary.from_dict(state["summary"]) if state else Summary()
     position = Position(**state["position"]) if state else Position()
-    out = make_sink(job.out, columns(triage.own_decisions))
+    out = make_sink(job.out, columns(triage.own_decisions, case=job.now is not None))
     err = error_sink(job.errors)
     try:
         try:
@@ -168,7 +191,7 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
 def _results(job: Job, triage: Any, start: Position) -> Iterator[tuple[tuple[bytes, list, dict, int], Position]]:
     """Chunk results in input order, each with the input position after its chunk."""
     positions: deque[Position] = deque()
-    unit = job.unit
+    work = job.work
 
     def chunks() -> Iterable[Chunk]:
         for chunk, pos in read_chunks(job.input, start, job.chunk_size):
@@ -178,21 +201,21 @@ def _results(job: Job, triage: Any, start: Position) -> Iterator[tuple[tuple[byt
     if job.dask:
         from triage.batch.dask_backend import run_on_dask
 
-        results = run_on_dask(job.dask, job.jobs, job.rules, job.model, chunks(), unit)
+        results = run_on_dask(job.dask, job.jobs, job.rules, job.model, chunks(), work)
     elif job.jobs > 1:
         from joblib import Parallel, delayed
 
         parallel = Parallel(n_jobs=job.jobs, return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)
-        results = parallel(delayed(_decide)(job.rules, job.model, c, unit) for c in chunks())
+        results = parallel(delayed(_decide)(job.rules, job.model, c, work) for c in chunks())
     else:
-        results = (_decide(job.rules, job.model, c, unit, triage) for c in chunks())
+        results = (_decide(job.rules, job.model, c, work, triage) for c in chunks())
     for res in results:
         yield res, positions.popleft()
 
 
-def _decide(rules: str | None, model: str | None, chunk: Chunk, unit: str,
+def _decide(rules: str | None, model: str | None, chunk: Chunk, work: Work,
             triage: Any = None) -> tuple[bytes, list, dict, int]:
     """One chunk's results; in a worker process (no `triage` given) with the worker's own."""
-    body, errors, counts = decide_chunk(rules, model, chunk, unit,
+    body, errors, counts = decide_chunk(rules, model, chunk, work,
                                         triage if triage is not None else worker_triage(rules, model))
     return body, errors, counts, len(chunk)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import atexit
 from collections import Counter
-from typing import Any, Iterable
+from datetime import datetime
+from typing import Any, Iterable, NamedTuple
 
 import orjson
 
@@ -26,9 +27,33 @@ def close_all() -> None:
         _TRIAGE.popitem()[1].close()
 
 
-def summary_fields(triage: Any) -> list[str]:
+class Work(NamedTuple):
+    """What a chunk's records are: tickets to route (`now` None) or cases to sweep at `now`,
+    keeping only the cases whose routing or SLA state changed (`changed_only`)."""
+
+    unit: str = "line"
+    now: datetime | None = None
+    changed_only: bool = False
+
+
+# What `--changed-only` compares with the record's `previous`: routing and SLA state.
+CHANGE_FIELDS = ("tier", "queue", "region", "sla.response.met", "sla.response.breached", "sla.response.at_risk",
+                 "sla.resolution.met", "sla.resolution.breached", "sla.resolution.at_risk", "sla.resolution.paused")
+ATTENTION = "by region/tier"  # a sweep's escalations, breaches and risks per region and tier
+
+
+def summary_fields(triage: Any, case: bool = False) -> list[str]:
     """The decision columns a batch summary counts (a user's own decisions among them)."""
-    return marked(SUMMARY, triage.own_decisions)
+    return marked(SUMMARY, triage.own_decisions, case)
+
+
+def changed(decision: dict[str, Any], previous: Any) -> bool:
+    """Whether a swept case's routing or SLA state differs from what its record carries
+    (`previous`, nested or with dotted keys); a record without it counts as changed."""
+    if not isinstance(previous, dict):
+        return True
+    return any((previous[f] if f in previous else value_at(previous, f)) != value_at(decision, f)
+               for f in CHANGE_FIELDS)
 
 
 def get_triage(rules: str | None, model: str | None | bool) -> Any:
@@ -64,6 +89,18 @@ def count(counts: dict[str, Counter], fields: list[str], decision: dict[str, Any
     values = [value_at(decision, f) for f in fields]
     for f, v in zip(fields, values):
         counts[f][_key(v)] += 1
+    sla = decision.get("sla")
+    if sla is not None:
+        where = f"{decision['region']}/{decision['tier']}"
+        attention = counts.setdefault(ATTENTION, Counter())
+        attention[f"{where}|cases"] += 1
+        for what, hit in (("escalated", decision.get("escalated_to") is not None),
+                          ("response breached", sla["response"]["breached"]),
+                          ("resolution breached", sla["resolution"]["breached"]),
+                          ("at risk", sla["response"]["at_risk"] or sla["resolution"]["at_risk"]),
+                          ("paused", sla["resolution"]["paused"])):
+            if hit:
+                attention[f"{where}|{what}"] += 1
     if isinstance(previous, dict):
         for f, v in zip(fields, values):
             if f in previous or f.partition(".")[0] in previous:
@@ -104,25 +141,28 @@ def error_record(number: int, unit: str, obj: Any, err: TriageError) -> dict[str
     return rec
 
 
-def decide_chunk(rules: str | None, model: str | None, records: Iterable[tuple[int, Any]], unit: str = "line",
+def decide_chunk(rules: str | None, model: str | None, records: Iterable[tuple[int, Any]], work: Work = Work(),
                  triage: Any = None, summarise: bool = True) -> tuple[bytes, list[dict[str, Any]], dict[str, Counter]]:
-    """Route one chunk: (decisions as JSONL bytes, error records, summary counts if asked)."""
+    """Route (or sweep) one chunk: (decisions as JSONL bytes, error records, summary counts if asked)."""
     triage = triage or get_triage(rules, model)
+    unit = work.unit
     parsed = [(n, parse_payload(p)) for n, p in records]
-    good = [(n, obj) for n, obj in parsed if not isinstance(obj, TriageError)]
-    results = iter(triage.route_dicts([obj for _, obj in good]))
+    good = [obj for _, obj in parsed if not isinstance(obj, TriageError)]
+    results = iter(triage.route_dicts(good) if work.now is None else triage.sweep_dicts(good, work.now))
     lines: list[bytes] = []
     errors: list[dict[str, Any]] = []
-    fields = summary_fields(triage)
+    fields = summary_fields(triage, work.now is not None)
     counts: dict[str, Counter] = {f: Counter() for f in (*fields, "changed")}
     for n, obj in parsed:
         res = obj if isinstance(obj, TriageError) else next(results)
         if isinstance(res, TriageError):
             errors.append(error_record(n, unit, obj, res))
             continue
-        lines.append(orjson.dumps(res))
+        previous = obj.get("previous") if isinstance(obj, dict) else None
+        if not work.changed_only or changed(res, previous):
+            lines.append(orjson.dumps(res))
         if not summarise:
             continue
-        count(counts, fields, res, obj.get("previous") if isinstance(obj, dict) else None)
+        count(counts, fields, res, previous)
     body = b"\n".join(lines) + b"\n" if lines else b""
     return body, errors, counts

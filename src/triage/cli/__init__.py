@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "explain": ("triage.cli.explain_cmd", "explain", "Explain the decision for one ticket."),
     "schema": ("triage.cli.schema_cmd", "schema", "Write the JSON Schema of rule files."),
     "retriage": ("triage.cli.retriage_cmd", "retriage", "Re-triage a backlog (JSONL/CSV/Parquet), kill-safe."),
+    "sweep": ("triage.cli.sweep_cmd", "sweep", "Decide every case at a time: SLA clocks, escalation, routing."),
+    "handover": ("triage.cli.handover_cmd", "handover", "The hand-over packet of a shift end (Markdown or JSON)."),
     "diff": ("triage.cli.diff_cmd", "diff", "Replay a backlog through two rule sets/models and report changes."),
 }
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import orjson
@@ -42,3 +42,22 @@ def open_input(path: str):  # -> IO[bytes]
         return open(path, "rb")
     except OSError as exc:
         fail(f"{path}: {exc.strerror}", 2)
+
+
+class Instant(click.ParamType):
+    """A command-line time: ISO 8601 with a zone (`2026-11-25T12:00:00Z`), as UTC."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from datetime import datetime, timezone
+
+        if isinstance(value, datetime):
+            return value
+        try:
+            t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-11-25T12:00:00Z", param, ctx)
+        if t.tzinfo is None:
+            self.fail(f"{value!r} needs its zone (e.g. Z for UTC)", param, ctx)
+        return t.astimezone(timezone.utc)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import sys
 
+from typing import Any
+
 import click
 import orjson
 
-from triage.cli.common import build_triage, fail, open_input
+from triage.cli.common import Instant, build_triage, fail, open_input
 from triage.errors import TicketError, TriageError
 
 
@@ -34,13 +36,16 @@ For each decision, in evaluation order: the row that decided it (file:line, id,
 output), then for every earlier row the first condition that failed, with the
 actual value. Also the model's top three categories with probabilities and its
 threshold (or that the category was given), and the schedule's hand-over and due time.
+With --now T the ticket is explained as a case at T, as `triage sweep` decides it: the
+clocks then, the escalation ladder, and the region on shift at T.
 
 Exit 0 when explained, 2 on an invalid ticket (with the reason) or unreadable rules/model.""")
 @click.argument("file", required=False, default="-")
 @click.option("--rules", metavar="DIR", help="Rule folder (default: the shipped rules).")
 @click.option("--model", metavar="DIR", help="Model folder (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for tools.")
-def explain(file: str, rules: str | None, model: str | None, as_json: bool) -> None:
+@click.option("--now", type=Instant(), default=None, help="Explain the case at this time (ISO 8601 with a zone).")
+def explain(file: str, rules: str | None, model: str | None, as_json: bool, now: Any) -> None:
     from triage.explain import render_text
 
     try:
@@ -49,7 +54,7 @@ def explain(file: str, rules: str | None, model: str | None, as_json: bool) -> N
         fail(exc, 2, as_json)
     triage = build_triage(rules, model)
     try:
-        e = triage.explain(ticket)
+        e = triage.explain(ticket, now)
     except TriageError as exc:
         fail(exc, 2, as_json)
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -64,7 +65,13 @@ def retriage(input_path: str, out: str, errors: str, resume: bool, jobs: int, da
 
     job = Job(Path(input_path), Path(out), Path(errors), rules, model, jobs, dask, chunk_size, resume,
               own_process=True)
-    progress = None if quiet or not sys.stderr.isatty() else _Progress(Path(input_path))
+    run_job(job, run, summary_json, quiet, "re-triage")
+
+
+def run_job(job: Any, run: Any, summary_json: str | None, quiet: bool, label: str) -> None:
+    """Run a batch job (re-triage or sweep) with a progress bar, print its summary and exit:
+    0 when every record was decided, 1 when some went to the error file, 2 on usage errors."""
+    progress = None if quiet or not sys.stderr.isatty() else _Progress(job.input, label)
     try:
         if progress:
             with progress:
@@ -95,17 +102,17 @@ def _write_failed(exc: OSError) -> None:
 class _Progress:
     """A rich progress bar on stderr: records, rate and ETA (by bytes read, or rows)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, label: str):
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         from triage.batch.records import count_hint
 
         self.total, self.unit = count_hint(path)
-        self.bar = Progress(TextColumn("re-triage"), BarColumn(), TextColumn("{task.fields[records]:,} records"),
+        self.bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.fields[records]:,} records"),
                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                             console=Console(stderr=True), transient=False)
-        self.task = self.bar.add_task("re-triage", total=self.total or None, records=0, rate="")
+        self.task = self.bar.add_task(label, total=self.total or None, records=0, rate="")
         self.start_records: int | None = None
 
     def __enter__(self) -> "_Progress":
@@ -129,9 +136,19 @@ def _print_summary(data: dict) -> None:
     console = Console(stderr=True)
     console.print(f"[bold]{data['records']:,} records[/]: {data['decided']:,} decided, {data['errors']:,} errors")
     for field, counts in data["counts"].items():
-        table = Table(title=field, show_header=False, box=None)
-        for value, n in sorted(counts.items(), key=lambda kv: -kv[1])[:15]:
-            table.add_row(str(value), f"{n:,}")
-        console.print(table)
+        top = sorted(counts.items(), key=lambda kv: -kv[1])
+        shown = " · ".join(f"{value} {n:,}" for value, n in top[:12]) + (" · …" if len(top) > 12 else "")
+        console.print(f"[bold]{field}[/]: {shown}", highlight=False)
     for field, c in data["changed"].items():
         console.print(f"{field}: {c['changed']:,} of {c['compared']:,} changed against previous.{field}")
+    from triage.batch.work import ATTENTION
+
+    if data.get(ATTENTION):
+        whats = ["cases", "escalated", "response breached", "resolution breached", "at risk", "paused"]
+        table = Table(title="cases needing attention, by region/tier")
+        table.add_column("region/tier")
+        for w in whats:
+            table.add_column(w, justify="right")
+        for where, c in data[ATTENTION].items():
+            table.add_row(where, *(f"{c.get(w, 0):,}" for w in whats))
+        console.print(table)

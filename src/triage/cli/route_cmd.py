@@ -40,7 +40,7 @@ ticket_id is that ticket's final decision. --format table shows final decisions.
               help="Find multi-customer incidents (correlation.yaml): decide in created_at order and "
                    "add revised lines; the last line per ticket_id is final.")
 def route(file: str, rules: str | None, model: str | None, fmt: str, chunk_size: int, correlate: bool) -> None:
-    from triage.batch.work import decide_chunk
+    from triage.batch.work import Work, decide_chunk
     from triage.process import tune_for_streaming
 
     triage = build_triage(rules, model)
@@ -55,7 +55,7 @@ def route(file: str, rules: str | None, model: str | None, fmt: str, chunk_size:
 
     def flush() -> None:
         nonlocal bad
-        body, errors, _ = decide_chunk(None, None, chunk, "line", triage, summarise=False)
+        body, errors, _ = decide_chunk(None, None, chunk, Work(), triage, summarise=False)
         try:
             if fmt == "table":
                 table.extend(orjson.loads(x) for x in body.splitlines())

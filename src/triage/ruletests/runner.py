@@ -175,7 +175,8 @@ def _run_ticket(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     traced = triage.trace(ticket)
     decision = traced.decision.to_dict()
     actual = {k: v for k, v in decision.items() if k not in ("rules", "outputs")}
-    actual.update(decision.get("outputs") or {})
+    # every decision of the rule set, also one that is not a decision field (escalation)
+    actual.update({n: traced.facts[n] for n in triage.ruleset.decision_names if n not in actual})
     _record(triage, traced.facts, decision["rules"], res)
     _compare(lc, actual, res)
 
