@@ -109,10 +109,12 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(v[:8]) - idle) / TICK, idle / TICK
 
 
-def run(infile: Path, n: int, jobs: int, workdir: Path, interval: float = 0.2) -> dict:
+def run(infile: Path, n: int, jobs: int, workdir: Path, interval: float = 0.2,
+        command: tuple[str, ...] = ("retriage",)) -> dict:
+    """One batch run as a subprocess (`command`: `retriage`, or `sweep --now T`), sampled."""
     out, err = workdir / f"out-j{jobs}.jsonl", workdir / f"errors-j{jobs}.jsonl"
     ckpt = out.with_name(out.name + ".checkpoint")
-    cmd = triage_cmd() + ["retriage", str(infile), "--out", str(out), "--errors", str(err), "--jobs", str(jobs),
+    cmd = triage_cmd() + [*command, str(infile), "--out", str(out), "--errors", str(err), "--jobs", str(jobs),
                           "-q", "--summary-json", str(workdir / f"summary-j{jobs}.json")]
     busy0, idle0 = machine_cpu()
     t0 = time.perf_counter()
@@ -149,7 +151,7 @@ def run(infile: Path, n: int, jobs: int, workdir: Path, interval: float = 0.2) -
     others_cores = max(0.0, (busy1 - busy0) - sum(cpu_seen.values())) / wall
     stderr = p.stderr.read().decode() if p.stderr else ""
     if p.returncode != 0:
-        raise RuntimeError(f"retriage --jobs {jobs} failed ({p.returncode}): {stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(command)} --jobs {jobs} failed ({p.returncode}): {stderr[-2000:]}")
     summary = orjson.loads((workdir / f"summary-j{jobs}.json").read_bytes())
     lines = 0
     with open(out, "rb") as f:

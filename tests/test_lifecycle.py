@@ -229,3 +229,37 @@ def test_triage_handover_lists_the_open_high_priority_cases_for_the_next_region(
     assert md.returncode == 0 and md.stdout.startswith("# Hand-over AMER → APAC at 2026-11-25T23:00:00Z")
     bad = _cli("handover", str(src), "--at", "2026-11-25T22:00:00Z", "--rules", str(RULES))
     assert bad.returncode == 2 and "not a shift end" in bad.stderr and "schedule.not-a-shift-end" in bad.stderr
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_the_clocks_json_is_the_contracts(triage_given, case):
+    """`Sla.to_dict` is built by hand for speed: it must stay `decision.Sla`'s JSON."""
+    from triage.clocks import sla_at
+    from triage.decision import Decision, plain
+
+    ticket, nows = case
+    d = triage_given.sweep(ticket, nows[0])
+    s = sla_at(triage_given.schedule, created_at=d.sla and _time(ticket["created_at"]), priority=d.priority,
+               region=d.region, now=nows[0], status=ticket.get("status"),
+               status_history=ticket.get("status_history") or (), first_response_at=ticket.get("first_response_at"))
+    assert s.to_dict() == plain(s.contract()) == d.to_dict()["sla"]
+    assert Decision.from_dict(d.to_dict()) == d
+
+
+def _time(t: str) -> datetime:
+    return datetime.fromisoformat(t.replace("Z", "+00:00"))
+
+
+def test_priority_reading_the_clocks_is_refused_naming_the_file(tmp_path):
+    import shutil
+
+    from triage import RuleSetErrors, Triage
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("tests"))
+    text = (rules / "priority.yaml").read_text()
+    (rules / "priority.yaml").write_text(text.replace("rules:\n", "rules:\n  - id: late\n    when: "
+                                                       "{resolution_used: {\">=\": 100}}\n    then: P1\n", 1))
+    with pytest.raises(RuleSetErrors, match="priority.yaml.*cannot read response_used or resolution_used"):
+        Triage(rules, model=False)

@@ -78,8 +78,16 @@ class Sla:
                 "response_used": self.response.used_pct, "resolution_used": self.resolution.used_pct}
 
     def to_dict(self) -> dict[str, Any]:
-        """The `sla` object of formats.md (its shape is `triage.decision.Sla`)."""
-        return contract.plain(contract.Sla(self.response.contract(False), self.resolution.contract(True)))
+        """The `sla` object of formats.md: `plain(contract())`, built directly (per case in a sweep)."""
+        r, s = self.response, self.resolution
+        return {"response": {"due": iso(r.due), "used_pct": r.used_pct, "met": r.met, "breached": r.breached,
+                             "at_risk": r.at_risk},
+                "resolution": {"due": None if s.due is None else iso(s.due), "used_pct": s.used_pct, "met": s.met,
+                               "breached": s.breached, "at_risk": s.at_risk, "paused": s.paused}}
+
+    def contract(self) -> contract.Sla:
+        """Both clocks as the decision contract holds them (`triage.decision.Sla`)."""
+        return contract.Sla(self.response.contract(False), self.resolution.contract(True))
 
 
 def sla_at(schedule: Schedule, *, created_at: datetime, priority: str, region: str, now: datetime,

@@ -10,6 +10,7 @@ a batch summary keeps. Each field's `metadata` says where it appears beyond the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any, Iterable
 
 import orjson
@@ -106,9 +107,8 @@ class Decision:
         if not self.outputs:
             del d["outputs"]
         if self.as_of is None:
-            for f in FIELDS:
-                if f.metadata[CASE]:
-                    del d[f.name]
+            for name in _CASE_FIELDS:
+                del d[name]
         return d
 
     def to_json(self) -> bytes:
@@ -116,24 +116,31 @@ class Decision:
 
 
 FIELDS = fields(Decision)
+_CASE_FIELDS = tuple(f.name for f in FIELDS if f.metadata[CASE])
+
+
+@cache
+def _layout(cls: type) -> tuple[tuple[str, type | None], ...]:
+    """(field name, dataclass of its nested object or None) of a contract dataclass."""
+    return tuple((f.name, f.metadata.get(NESTED)) for f in fields(cls))
 
 
 def plain(obj: Any) -> dict[str, Any]:
     """A contract dataclass as its JSON object (nested ones as objects, field order kept)."""
     out = {}
-    for f in fields(obj):
-        v = getattr(obj, f.name)
-        out[f.name] = plain(v) if v is not None and f.metadata.get(NESTED) else v
+    for name, nested in _layout(type(obj)):
+        v = getattr(obj, name)
+        out[name] = plain(v) if nested is not None and v is not None else v
     return out
 
 
 def _build(cls: type, d: dict[str, Any]) -> Any:
     """A contract dataclass from its JSON object (nested objects built too)."""
     kw = {}
-    for f in fields(cls):
-        if f.name in d:
-            v = d[f.name]
-            kw[f.name] = _build(f.metadata[NESTED], v) if v is not None and f.metadata.get(NESTED) else v
+    for name, nested in _layout(cls):
+        if name in d:
+            v = d[name]
+            kw[name] = _build(nested, v) if nested is not None and v is not None else v
     return cls(**kw)
 
 

@@ -76,12 +76,20 @@ def explain(triage: Any, traced: Any) -> dict[str, Any]:
         decisions.append(entry)
     sched = triage.schedule
     target = sched.response.get(decision.priority)
+    resolution = sched.resolution.get(decision.priority)
     schedule = {
         "on_shift": facts.get("shift_region"),
         "handoff": None if decision.handoff is None else {"at": decision.handoff.at, "to": decision.handoff.to},
         "response_due": decision.response_due,
         "target": None if target is None else {"within": _duration(target[0]), "clock": target[1]},
+        "resolution_due": decision.resolution_due,
+        "resolution_target": None if resolution is None else {"within": _duration(resolution[0]),
+                                                             "clock": resolution[1]},
     }
+    if decision.as_of is not None:  # a case at `now`: its clocks, the facts they gave, the ladder's step
+        schedule["case"] = {"as_of": decision.as_of, "status": facts["status"], "age_minutes": facts["age_minutes"],
+                            "sla": decision.to_dict()["sla"], "escalated_to": decision.escalated_to,
+                            "escalation_level": decision.escalation_level}
     return {"ticket_id": decision.ticket_id, "category": category, "decisions": decisions, "schedule": schedule,
             "ruleset_version": decision.ruleset_version, "model_version": decision.model_version,
             "decision": decision.to_dict()}
@@ -128,5 +136,18 @@ def render_text(e: dict[str, Any]) -> str:
     tgt = "" if t is None else f" ({e['decision']['priority']}: within {t['within']}, " + (
         "24/7)" if t["clock"] == "always" else "business hours)")
     parts.append(f"response due {s['response_due']}{tgt}")
+    if s["resolution_due"] is not None:
+        parts.append(f"resolution due {s['resolution_due']}")
     lines.append("schedule: " + "; ".join(parts))
+    case = s.get("case")
+    if case:
+        sla = case["sla"]
+        flags = lambda c: ", ".join(k.replace("_", " ") for k in ("met", "breached", "at_risk", "paused")  # noqa: E731
+                                    if c.get(k)) or "running"
+        lines.append(f"case at {case['as_of']}: {case['status']}, {case['age_minutes']} minutes old; "
+                     f"response {sla['response']['used_pct']}% ({flags(sla['response'])}), "
+                     f"resolution {sla['resolution']['used_pct']}% ({flags(sla['resolution'])})")
+        if case["escalated_to"]:
+            lines.append(f"escalated to {case['escalated_to']} (escalation level {case['escalation_level']}); "
+                         "the decisions above are the case decided again at that level")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from triage.clocks import DONE, instant, status_at
-from triage.errors import TriageError
+from triage.errors import TicketError, TriageError
 from triage.schedule import iso
 
 
@@ -73,8 +73,11 @@ def build_packet(triage: Any, cases: Iterable[Any], at: datetime | str | None = 
             t = raw if isinstance(raw, Ticket) else parse_ticket(raw)
             if t.created_at > end.at:
                 continue
-            status, since = status_at(created_at=t.created_at, now=end.at, status=t.status,
-                                      status_history=t.status_history or ())
+            try:
+                status, since = status_at(created_at=t.created_at, now=end.at, status=t.status,
+                                          status_history=t.status_history or ())
+            except TicketError as exc:
+                raise TicketError(exc.problems, ticket_id=t.id) from None
             if status in DONE:
                 continue
             d = triage.sweep(t, end.at).to_dict()

@@ -90,6 +90,19 @@ class Triage:
         cats = self.ruleset.categories
         self._categories = frozenset(cats) if cats else None
         self.own_decisions = tuple(n for n in self.ruleset.decision_names if n not in STANDARD_OUTPUTS)
+        # A sweep's later passes re-decide only what the clocks, or a raised escalation
+        # level, can change: the rest is taken as decided by the first pass.
+        names = frozenset(self.ruleset.decision_names)
+        clock_readers = self.ruleset.readers_of(frozenset(CLOCK_FACTS))
+        circular = [n for n in (self.schedule.priority_decision, self.schedule.region_decision) if n in clock_readers]
+        if circular:
+            raise RuleSetErrors([RuleFileError(
+                f"{', '.join(circular)} decide(s) the clocks, so cannot read {' or '.join(CLOCK_FACTS)}",
+                file=self.ruleset.decision(circular[0]).file)])
+        self._before_clocks = names - clock_readers
+        ladder = self.schedule.escalation
+        self._before_level = (names - self.ruleset.readers_of(frozenset({"escalation_level"}))) | (
+            {ladder[0]} if ladder else set())
         self._extra_fields = self.ruleset.extra_fields  # kept whatever the bounds on extras
 
     def _check_decisions(self) -> None:
@@ -308,7 +321,7 @@ class Triage:
             return self._decision_dict(c, facts, cited, incident_id), facts
         sla = self._sla(c, facts, now)
         facts["response_used"], facts["resolution_used"] = sla.response.used_pct, sla.resolution.used_pct
-        cited.update(rs.decide(facts, given=frozenset({sched.priority_decision, sched.region_decision})))
+        cited.update(rs.decide(facts, given=self._before_clocks))
         escalated_to = None
         ladder = sched.escalation
         if ladder is not None and facts.get(ladder[0]) is not None and sla.status not in DONE:
@@ -316,7 +329,7 @@ class Triage:
             level = max(facts["escalation_level"], ladder[1].get(escalated_to, 0))
             facts["escalation_level"] = level
             before = (facts[sched.priority_decision], facts[sched.region_decision])
-            cited.update(rs.decide(facts, given=frozenset({ladder[0]})))
+            cited.update(rs.decide(facts, given=self._before_level))
             if (facts[sched.priority_decision], facts[sched.region_decision]) != before:
                 sla = self._sla(c, facts, now)
         d = self._decision_dict(c, facts, cited, incident_id, now, sla)

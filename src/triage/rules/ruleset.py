@@ -118,6 +118,15 @@ class RuleSet:
             self._decider = CellDecider(self.decisions, self.domains, self._engine_rows, resolve)
         return self._decider.decide_given(facts, given) if given else self._decider.decide(facts)
 
+    def readers_of(self, facts: frozenset[str]) -> frozenset[str]:
+        """The decisions that read any of `facts`, directly or through an earlier decision:
+        all that can change when those facts do (decisions come in dependency order)."""
+        found: set[str] = set()
+        for d in self.decisions:
+            if (d.inputs | d.template_fields) & (facts | found):
+                found.add(d.name)
+        return frozenset(found)
+
     def rows_of(self, name: str, cited: list[str]) -> list[int]:
         """The row indices behind a decision's cited rules (empty: its default decided)."""
         d = self.decision(name)
