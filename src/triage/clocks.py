@@ -3,7 +3,8 @@
 A pure function of the case record and `now` (reference policy, "Clocks at `now`"):
 the response clock runs from creation to the first response (or `now`) and never
 pauses; the resolution clock runs from creation to the first resolved/closed status (or
-`now`) except while the status is `pending_customer`. Both run on the priority's clock
+`now`) except while the status is `pending_customer` (both sets of statuses are the
+schedule's `resolution_clock`). Both run on the priority's clock
 (`always` or the routed region's business calendar). What happens after `now` has not
 happened yet: a first response or status entry later than `now` is not counted, so
 evaluating the same record at a later `now` never runs a clock backwards.
@@ -17,11 +18,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from triage.errors import TicketError
-from triage.schedule import Schedule, iso
+from triage.schedule import CASE_STATUSES, Schedule, iso
 
-STATUSES = ("new", "open", "pending_customer", "pending_third_party", "resolved", "closed")
-PAUSED = frozenset({"pending_customer"})  # the resolution clock stops running, to resume
-DONE = frozenset({"resolved", "closed"})  # the resolution target is met at the first of these
+STATUSES = CASE_STATUSES
 AT_RISK_PCT = 75
 _US = timedelta(microseconds=1)
 _MINUTE = timedelta(minutes=1)
@@ -88,7 +87,9 @@ def sla_at(schedule: Schedule, *, created_at: datetime, priority: str, region: s
 
     `status_history`: entries with `at` and `status` (mappings or objects), in time order;
     the case has that status from `at` until the next entry, and `new` before the first.
-    Without a history, `status` (default `new`) holds from creation. Raises `TicketError`
+    Without a history, `status` (default `new`) holds from creation; with one, the history
+    decides (its last entry is the current status). `region` is the routed region (its
+    calendar runs business clocks). Raises `TicketError`
     naming the field for input a user can get wrong, `ScheduleError` for a priority or
     region the schedule does not know.
     """
@@ -109,12 +110,12 @@ def sla_at(schedule: Schedule, *, created_at: datetime, priority: str, region: s
     response = _clock(within, r_elapsed, r_due, responded, responded and r_end > r_due)
 
     within, clock = schedule.target("resolution", priority)
-    done_at = next((a for a, s in history if s in DONE and a <= now), None)
+    done_at = next((a for a, s in history if s in schedule.stopped_by and a <= now), None)
     end = done_at if done_at is not None else now
-    running = _running(history, end)
+    running = _running(history, end, schedule.paused_in)
     elapsed = sum((schedule.elapsed(clock, region, a, b) for a, b in running), timedelta(0))
     due = _due(schedule, clock, region, running, within, end, elapsed)
-    paused = current in PAUSED
+    paused = current in schedule.paused_in
     resolution = _clock(within, elapsed, None if paused else due, done_at is not None,
                         done_at is not None and done_at > due, paused)
     return Sla(now, current, since, now - created_at, response, resolution)
@@ -127,13 +128,14 @@ def _clock(target: timedelta, elapsed: timedelta, due: datetime | None, met: boo
     return Clock(target, elapsed, due, met, breached, used, not met and AT_RISK_PCT <= used < 100, paused)
 
 
-def _running(history: list[tuple[datetime, str]], end: datetime) -> list[tuple[datetime, datetime]]:
+def _running(history: list[tuple[datetime, str]], end: datetime,
+             paused_in: frozenset[str]) -> list[tuple[datetime, datetime]]:
     """The intervals before `end` in which the resolution clock runs (status not paused)."""
     out = []
     for i, (a, s) in enumerate(history):
         b = history[i + 1][0] if i + 1 < len(history) else end
         b = min(b, end)
-        if s not in PAUSED and a < b:
+        if s not in paused_in and a < b:
             out.append((a, b))
     return out
 

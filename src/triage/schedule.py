@@ -161,6 +161,25 @@ class CalendarSpec(BaseModel):
         return self
 
 
+CASE_STATUSES = ("new", "open", "pending_customer", "pending_third_party", "resolved", "closed")
+CaseStatus = Literal["new", "open", "pending_customer", "pending_third_party", "resolved", "closed"]
+
+
+class ResolutionClockSpec(BaseModel):
+    """Which case statuses pause the resolution clock and which stop it (the target is met)."""
+
+    model_config = ConfigDict(extra="forbid")
+    paused_in: list[CaseStatus] = Field(default_factory=lambda: ["pending_customer"])
+    stopped_by: list[CaseStatus] = Field(default_factory=lambda: ["resolved", "closed"], min_length=1)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> "ResolutionClockSpec":
+        both = sorted(set(self.paused_in) & set(self.stopped_by))
+        if both:
+            raise _code_error("schedule.conflicting-statuses", f"{', '.join(both)} both pauses and stops the clock")
+        return self
+
+
 class ScheduleSpec(BaseModel):
     """`schedule.yaml`."""
 
@@ -172,6 +191,7 @@ class ScheduleSpec(BaseModel):
         default_factory=dict, description="Per shift region; a region without one has UTC dates and no holidays.")
     response: dict[str, TargetSpec] = Field(description="First-response target per priority.")
     resolution: dict[str, TargetSpec] = Field(default_factory=dict, description="Resolution target per priority.")
+    resolution_clock: ResolutionClockSpec = Field(default_factory=ResolutionClockSpec)
     handoff_priorities: list[str] = Field(description="Priorities whose decision names the hand-over.")
     priority_decision: str = "priority"
     region_decision: str = "region"
@@ -215,12 +235,16 @@ class Schedule:
                  response: dict[str, tuple[timedelta, str]], handoff_priorities: set[str],
                  priority_decision: str = "priority", region_decision: str = "region",
                  resolution: dict[str, tuple[timedelta, str]] | None = None,
-                 calendars: dict[str, BusinessCalendar] | None = None):
+                 calendars: dict[str, BusinessCalendar] | None = None,
+                 paused_in: frozenset[str] = frozenset({"pending_customer"}),
+                 stopped_by: frozenset[str] = frozenset({"resolved", "closed"})):
         self.shifts = shifts
         self.handover = handover
         self.business_days = business_days
         self.response = response
         self.resolution = resolution or {}
+        self.paused_in = paused_in  # case statuses in which the resolution clock does not run
+        self.stopped_by = stopped_by  # case statuses that meet the resolution target
         self.handoff_priorities = handoff_priorities
         self.priority_decision = priority_decision
         self.region_decision = region_decision
@@ -318,7 +342,8 @@ class Schedule:
                    for kind in ("response", "resolution")}
         return cls(shifts, list(spec.handover), business_days, targets["response"],
                    set(spec.handoff_priorities), spec.priority_decision, spec.region_decision,
-                   targets["resolution"], calendars)
+                   targets["resolution"], calendars, frozenset(spec.resolution_clock.paused_in),
+                   frozenset(spec.resolution_clock.stopped_by))
 
     # -- shifts and hand-over ------------------------------------------------------------
 
