@@ -12,12 +12,13 @@ Percentages are integer arithmetic on microseconds, rounded down, not capped.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from triage.errors import TicketError
+from triage.calendar import from_us, to_us
 from triage.schedule import CASE_STATUSES, Schedule, iso
 
 STATUSES = CASE_STATUSES
@@ -101,35 +102,41 @@ def sla_at(schedule: Schedule, *, created_at: datetime, priority: str, region: s
             raise TicketError([("first_response_at", f"{iso(first_response_at)} is before created_at "
                                                      f"{iso(created_at)}")])
     since, current = next(e for e in reversed(history) if e[0] <= now)  # the first entry is at creation
+    # From here on in integer µs since the epoch: exact, and several times faster than datetimes.
+    c, n = to_us(created_at), to_us(now)
 
     within, clock = schedule.target("response", priority)
+    elapsed, add = schedule.clock_us(clock, region)
+    target = within // _US
     responded = first_response_at is not None and first_response_at <= now
-    r_end = first_response_at if responded else now
-    r_elapsed = schedule.elapsed(clock, region, created_at, r_end)
-    r_due = schedule.add(clock, region, created_at, within)
-    response = _clock(within, r_elapsed, r_due, responded, responded and r_end > r_due)
+    r_end = to_us(first_response_at) if responded else n
+    r_due = add(c, target)
+    response = _clock(target, elapsed(c, r_end), r_due, responded, responded and r_end > r_due)
 
     within, clock = schedule.target("resolution", priority)
+    elapsed, add = schedule.clock_us(clock, region)
+    target = within // _US
     done_at = next((a for a, s in history if s in schedule.stopped_by and a <= now), None)
-    end = done_at if done_at is not None else now
-    running = _running(history, end, schedule.paused_in)
-    elapsed = sum((schedule.elapsed(clock, region, a, b) for a, b in running), timedelta(0))
-    due = _due(schedule, clock, region, running, within, end, elapsed)
+    end = to_us(done_at) if done_at is not None else n
+    running = _running([(to_us(a), s) for a, s in history], end, schedule.paused_in)
+    run = sum(elapsed(a, b) for a, b in running)
+    due = _due(elapsed, add, running, target, end, run)
     paused = current in schedule.paused_in
-    resolution = _clock(within, elapsed, None if paused else due, done_at is not None,
-                        done_at is not None and done_at > due, paused)
+    resolution = _clock(target, run, None if paused else due, done_at is not None,
+                        done_at is not None and end > due, paused)
     return Sla(now, current, since, now - created_at, response, resolution)
 
 
-def _clock(target: timedelta, elapsed: timedelta, due: datetime | None, met: bool, late: bool,
-           paused: bool = False) -> Clock:
-    used = (elapsed // _US) * 100 // (target // _US)
+def _clock(target: int, elapsed: int, due: int | None, met: bool, late: bool, paused: bool = False) -> Clock:
+    """A clock from µs: used % rounded down; breached when met late or unmet at 100 %."""
+    used = elapsed * 100 // target
     breached = late if met else used >= 100
-    return Clock(target, elapsed, due, met, breached, used, not met and AT_RISK_PCT <= used < 100, paused)
+    return Clock(timedelta(microseconds=target), timedelta(microseconds=elapsed),
+                 None if due is None else from_us(due), met, breached, used,
+                 not met and AT_RISK_PCT <= used < 100, paused)
 
 
-def _running(history: list[tuple[datetime, str]], end: datetime,
-             paused_in: frozenset[str]) -> list[tuple[datetime, datetime]]:
+def _running(history: list[tuple[int, str]], end: int, paused_in: frozenset[str]) -> list[tuple[int, int]]:
     """The intervals before `end` in which the resolution clock runs (status not paused)."""
     out = []
     for i, (a, s) in enumerate(history):
@@ -140,23 +147,25 @@ def _running(history: list[tuple[datetime, str]], end: datetime,
     return out
 
 
-def _due(schedule: Schedule, clock: str, region: str, running: list[tuple[datetime, datetime]],
-         target: timedelta, end: datetime, elapsed: timedelta) -> datetime:
+def _due(elapsed: Callable[[int, int], int], add: Callable[[int, int], int], running: list[tuple[int, int]],
+         target: int, end: int, run: int) -> int:
     """The first instant the clock had run `target`: within the running intervals when it
     already has by `end`, else by running on from `end` without pauses."""
-    if elapsed < target:
-        return schedule.add(clock, region, end, target - elapsed)
-    acc = timedelta(0)
+    if run < target:
+        return add(end, target - run)
+    acc = 0
     for a, b in running:
-        part = schedule.elapsed(clock, region, a, b)
+        part = elapsed(a, b)
         if acc + part >= target:
-            return schedule.add(clock, region, a, target - acc)
+            return add(a, target - acc)
         acc += part
-    raise AssertionError("elapsed >= target but the intervals hold less")  # sums agree by construction
+    raise AssertionError("run >= target but the intervals hold less")  # sums agree by construction
 
 
 def _aware(t: Any, field: str) -> datetime:
     """A UTC datetime from a datetime or an ISO 8601 string with a zone."""
+    if t.__class__ is datetime and t.tzinfo is timezone.utc:
+        return t  # the common case: a validated ticket's times
     if isinstance(t, str):
         try:
             t = datetime.fromisoformat(t.replace("Z", "+00:00"))
@@ -179,19 +188,21 @@ def _history(created: datetime, status: str | None, entries: Iterable[Any],
         raise TicketError([("status", f"unknown status {status!r}; one of {', '.join(STATUSES)}")])
     out: list[tuple[datetime, str]] = []
     for i, e in enumerate(entries):
-        at = e.get("at") if isinstance(e, Mapping) else getattr(e, "at", None)
-        st = e.get("status") if isinstance(e, Mapping) else getattr(e, "status", None)
-        field = f"status_history[{i}]"
+        if isinstance(e, Mapping):
+            at, st = e.get("at"), e.get("status")
+        else:
+            at, st = getattr(e, "at", None), getattr(e, "status", None)
         if at is None or st is None:
-            raise TicketError([(field, "an entry needs `at` and `status`")])
-        at = _aware(at, f"{field}.at")
+            raise TicketError([(f"status_history[{i}]", "an entry needs `at` and `status`")])
+        at = _aware(at, f"status_history[{i}].at")
         if st not in STATUSES:
-            raise TicketError([(f"{field}.status", f"unknown status {st!r}; one of {', '.join(STATUSES)}")])
+            raise TicketError([(f"status_history[{i}].status",
+                                f"unknown status {st!r}; one of {', '.join(STATUSES)}")])
         if at < created:
-            raise TicketError([(f"{field}.at", f"{iso(at)} is before created_at {iso(created)}")])
+            raise TicketError([(f"status_history[{i}].at", f"{iso(at)} is before created_at {iso(created)}")])
         if out and at < out[-1][0]:
-            raise TicketError([(f"{field}.at", f"{iso(at)} is before the entry above it ({iso(out[-1][0])}); "
-                                               "entries must be in time order")])
+            raise TicketError([(f"status_history[{i}].at", f"{iso(at)} is before the entry above it "
+                                                           f"({iso(out[-1][0])}); entries must be in time order")])
         out.append((at, st))
     if not out:
         return [(created, status or "new")]
