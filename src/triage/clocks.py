@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from triage.errors import TicketError
 from triage.calendar import from_us, to_us
+from triage.errors import TicketError
 from triage.schedule import CASE_STATUSES, Schedule, iso
 
 STATUSES = CASE_STATUSES
