@@ -142,8 +142,8 @@ class Walk:
         if shift_start > t:
             shift_start -= timedelta(days=1)
         local = shift_start.astimezone(self.zone).date()
-        if local in self.half:
-            until = midnight + timedelta(minutes=self.half[local])
+        if local in self.half:  # open until the first `until` time after the shift's start
+            until = shift_start.replace(hour=0, minute=0) + timedelta(minutes=self.half[local])
             while until <= shift_start:
                 until += timedelta(days=1)
             return t < until
@@ -269,3 +269,17 @@ def test_a_schedule_pickles_for_worker_processes(sched):
     due = sched.response_due(t, "P3", "EMEA")  # fills the cache the copy leaves behind
     again = pickle.loads(pickle.dumps(sched))
     assert again.response_due(t, "P3", "EMEA") == due == utc("2026-12-28 09:00")
+
+
+def test_a_half_day_ends_at_the_first_until_after_the_shift_start():
+    # Found by hypothesis: a shift 10:00-00:01 UTC whose half day ends at 10:01 is open one
+    # minute, not until 10:01 on the next UTC day.
+    s = Schedule.from_spec(ScheduleSpec.model_validate({
+        "shifts": {"X": {"start": "00:01", "end": "01:01"}, "Y": {"start": "01:01", "end": "10:00"},
+                   "Z": {"start": "10:00", "end": "00:01"}},
+        "handover": ["X", "Y", "Z"], "business_days": ["Mon"],
+        "calendars": {"Z": {"time_zone": "Pacific/Kiritimati",
+                            "half_days": [{"date": date(2026, 2, 20), "until": "10:01"}]}},
+        "response": {"P3": {"within": "1h", "clock": "business"}}, "handoff_priorities": []}))
+    start = utc("2026-02-19 10:00")  # 2026-02-20 00:00 in Kiritimati (UTC+14)
+    assert s.business_elapsed("Z", start, start + timedelta(hours=15)) == timedelta(minutes=1)

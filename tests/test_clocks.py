@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import policy_reference as ref
@@ -188,6 +188,8 @@ def test_a_pause_never_increases_used(sched, case_now, offset, length):
     hist = case["status_history"]
     end = start + timedelta(minutes=length)
     back = ([s for a, s in hist if a <= end] or ["new"])[-1]
+    # The pause replaces the entries within it: it must not replace a resolution.
+    assume(not any(start <= a < end and s in ("resolved", "closed") for a, s in hist))
     paused = ([e for e in hist if e[0] < start] + [(start, "pending_customer"), (end, back)]
               + [e for e in hist if e[0] >= end])
     plain = _sla(sched, case, now).resolution
@@ -222,3 +224,22 @@ def test_resolved_at_due_is_on_time_a_microsecond_later_is_not(sched, late, brea
                status_history=hist).resolution
     assert r.met and r.breached == breached and r.due == created + timedelta(hours=4)
     assert r.used_pct == 100 and not r.at_risk
+
+
+def test_the_pausing_statuses_are_the_schedules(tmp_path):
+    text = (RULES / "schedule.yaml").read_text().replace("paused_in: [pending_customer]",
+                                                         "paused_in: [pending_customer, pending_third_party]")
+    (tmp_path / "schedule.yaml").write_text(text)
+    own = Schedule.load(tmp_path / "schedule.yaml")
+    hist = [{"at": "2026-11-25T10:00:00Z", "status": "pending_third_party"}]
+    r = sla_at(own, created_at=utc("2026-11-25 09:00"), priority="P2", region="EMEA", now=utc("2026-11-25 20:00"),
+               status_history=hist).resolution
+    assert r.paused and r.used_pct == 12 and r.due is None
+
+
+def test_a_status_both_pausing_and_stopping_is_refused(tmp_path):
+    text = (RULES / "schedule.yaml").read_text().replace("paused_in: [pending_customer]", "paused_in: [closed]")
+    (tmp_path / "schedule.yaml").write_text(text)
+    with pytest.raises(ScheduleError) as err:
+        Schedule.load(tmp_path / "schedule.yaml")
+    assert err.value.code == "schedule.conflicting-statuses" and "closed" in err.value.reason

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from triage.clocks import DONE, instant, status_at
+from triage.clocks import instant, status_at
 from triage.errors import TicketError, TriageError
 from triage.schedule import iso
 
@@ -78,7 +78,7 @@ def build_packet(triage: Any, cases: Iterable[Any], at: datetime | str | None = 
                                           status_history=t.status_history or ())
             except TicketError as exc:
                 raise TicketError(exc.problems, ticket_id=t.id) from None
-            if status in DONE:
+            if status in sched.stopped_by:
                 continue
             d = triage.sweep(t, end.at).to_dict()
         except TriageError as exc:

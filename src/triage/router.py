@@ -18,7 +18,7 @@ from triage.fastticket import FastTicket, read_fast
 from triage.rules.domains import suggest
 from triage.rules.layout import SCHEDULE_FILE
 from triage.rules.ruleset import RuleSet
-from triage.clocks import DONE, PAUSED, Sla, instant, sla_at, status_at
+from triage.clocks import Sla, instant, sla_at, status_at
 from triage.schedule import Schedule, iso
 from triage.ticket import Ticket, parse_ticket
 
@@ -324,7 +324,7 @@ class Triage:
         cited.update(rs.decide(facts, given=self._before_clocks))
         escalated_to = None
         ladder = sched.escalation
-        if ladder is not None and facts.get(ladder[0]) is not None and sla.status not in DONE:
+        if ladder is not None and facts.get(ladder[0]) is not None and sla.status not in sched.stopped_by:
             escalated_to = facts[ladder[0]]
             level = max(facts["escalation_level"], ladder[1].get(escalated_to, 0))
             facts["escalation_level"] = level
@@ -363,7 +363,7 @@ class Triage:
             handoff = {"at": iso(at), "to": to}
         if sla is None:  # at creation nothing has run: the targets from then (none while paused)
             response_due = iso(sched.response_due(created, priority, region))
-            resolution_due: str | None = (None if values["status"] in PAUSED
+            resolution_due: str | None = (None if values["status"] in sched.paused_in
                                           else iso(sched.resolution_due(created, priority, region)))
         else:
             response_due = iso(sla.response.due)
