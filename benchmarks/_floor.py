@@ -295,8 +295,10 @@ def zen_tuple(ruleset: Any, result: dict[str, Any]) -> tuple:
 
 class PlainPolicy:
     """Ticket dict (+ category) -> decision dict, in plain Python: facts, the generated
-    first-match rules, follow-the-sun hand-over and response deadline. Schedule *data*
-    (shifts, targets, business days) comes from the rule folder, the code is ours."""
+    first-match rules, follow-the-sun hand-over and both deadlines. Schedule *data*
+    (shifts, targets) comes from the rule folder, the code is ours, except business time
+    on the regional calendars (local dates, holidays), which both sides take from
+    `Schedule.add_business_time`: the floor is about the rules, not calendars."""
 
     def __init__(self, ruleset: Any, schedule: Any, model_version: str | None = None):
         self.decide, self.source = compile_floor(ruleset)
@@ -308,7 +310,9 @@ class PlainPolicy:
         self.handover = {r: schedule.handover[(i + 1) % len(schedule.handover)]
                          for i, r in enumerate(schedule.handover)}
         self.response = schedule.response
-        self.business_days = schedule.business_days
+        self.resolution = schedule.resolution
+        self.paused_in = schedule.paused_in
+        self.schedule = schedule
         self.handoff_priorities = schedule.handoff_priorities
 
     def facts(self, t: dict[str, Any], category: str, confidence: float | None, source: str,
@@ -326,8 +330,11 @@ class PlainPolicy:
                 "product": s.get("product") or "none", "cloud_provider": s.get("cloud_provider") or "none",
                 "service_id": s.get("service_id"), "location": s.get("location"),
                 "escalation_level": t.get("escalation_level", 0), "status": t.get("status", "new"),
+                "carrier": s.get("carrier") or None,
                 "created_hour": created.hour, "created_weekday": created.weekday(),
-                "shift_region": self.by_minute[created.hour * 60 + created.minute]}
+                "shift_region": self.by_minute[created.hour * 60 + created.minute],
+                "created_shift_region": self.by_minute[created.hour * 60 + created.minute],
+                "responded": False, "age_minutes": 0, "response_used": 0, "resolution_used": 0}
 
     def shift_end(self, t: datetime) -> datetime:
         region = self.by_minute[t.hour * 60 + t.minute]
@@ -335,21 +342,9 @@ class PlainPolicy:
         end = day + timedelta(minutes=self.shift_of[region].end)
         return end if end > t else end + timedelta(days=1)
 
-    def business(self, t: datetime, amount: timedelta, region: str) -> datetime:
-        sh = self.shift_of[region]
-        segs = [(sh.start, sh.end)] if sh.start < sh.end else [(0, sh.end), (sh.start, 1440)]
-        day = t.replace(hour=0, minute=0, second=0, microsecond=0)
-        while True:
-            if day.weekday() in self.business_days:
-                for a, b in segs:
-                    s0, s1 = day + timedelta(minutes=a), day + timedelta(minutes=b)
-                    if s1 <= t:
-                        continue
-                    start = s0 if s0 > t else t
-                    if amount <= s1 - start:
-                        return start + amount
-                    amount -= s1 - start
-            day += timedelta(days=1)
+    def due(self, target: tuple[timedelta, str], t: datetime, region: str) -> datetime:
+        within, clock = target
+        return t + within if clock == "always" else self.schedule.add_business_time(t, within, region)
 
     def route(self, t: dict[str, Any], category: str, confidence: float | None, source: str) -> dict[str, Any]:
         created = datetime.fromisoformat(t["created_at"]).astimezone(timezone.utc)
@@ -360,14 +355,16 @@ class PlainPolicy:
         if priority in self.handoff_priorities:
             handoff = {"at": _iso(self.shift_end(created)),
                        "to": self.handover[self.by_minute[created.hour * 60 + created.minute]]}
-        within, clock = self.response[priority]
-        due = created + within if clock == "always" else self.business(created, within, region)
+        due = self.due(self.response[priority], created, region)
+        resolution = None if t.get("status", "new") in self.paused_in else _iso(
+            self.due(self.resolution[priority], created, region))
         third = out.get("third_party")
         return {"ticket_id": t["id"], "category": category, "category_source": source,
                 "confidence": None if confidence is None else round(float(confidence), 4),
                 "needs_review": source == "model" and category == "unknown",
                 "priority": priority, "tier": out["tier"][0], "region": region, "queue": out["queue"][0],
                 "handoff": handoff, "third_party": None if third is None else third[0], "response_due": _iso(due),
+                "resolution_due": resolution,
                 "incident_id": None, "rules": {n: [v[1]] for n, v in out.items()},
                 "ruleset_version": self.version, "model_version": self.model_version}
 

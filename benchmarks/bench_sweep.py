@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,16 +35,15 @@ NAME = "sweep"
 RATIO_TARGET = 0.5
 
 
-def sweep_time(path: Path) -> str:
-    """A `now` one day after the last case's creation."""
-    last = ""
-    with open(path, "rb") as f:
-        for line in f:
-            last = max(last, orjson.loads(line)["created_at"])
-    from datetime import datetime, timedelta
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
-    t = datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(days=1)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+def sweep_time(path: Path) -> str:
+    """A `now` one day after the last case's creation (times carry various offsets)."""
+    with open(path, "rb") as f:
+        last = max(_instant(orjson.loads(line)["created_at"]) for line in f)
+    return (last + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def in_process(n: int, rounds: int) -> dict:
@@ -51,7 +51,7 @@ def in_process(n: int, rounds: int) -> dict:
 
     tr = Triage(rules=ROOT / "rules", model=False)
     cases = given_tickets(n, seed=7)
-    now = max(c["created_at"] for c in cases)
+    now = max(_instant(c["created_at"]) for c in cases)
     tr.sweep_dicts(cases[:2000], now), tr.route_dicts(cases[:2000])  # warm both cell caches
     return side_by_side({"Triage.sweep_dicts": lambda: len(tr.sweep_dicts(cases, now)),
                          "Triage.route_dicts": lambda: len(tr.route_dicts(cases))}, rounds)
