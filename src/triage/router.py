@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
 
+from triage.clocks import Sla, instant, sla_at, status_at
 from triage.decision import Decision
 from triage.errors import NoModelError, RuleFileError, RuleSetErrors, TicketError, TriageError
 from triage.facts import STANDARD_DOMAINS, add_category, make_facts, ticket_facts
@@ -18,12 +19,11 @@ from triage.fastticket import FastTicket, read_fast
 from triage.rules.domains import suggest
 from triage.rules.layout import SCHEDULE_FILE
 from triage.rules.ruleset import RuleSet
-from triage.clocks import Sla, instant, sla_at, status_at
 from triage.schedule import Schedule, iso
 from triage.ticket import Ticket, parse_ticket
 
 REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
-STANDARD_OUTPUTS = ("priority", "tier", "region", "queue", "third_party", "escalation")
+STANDARD_OUTPUTS = ("priority", "tier", "region", "queue", "third_party")
 CLOCK_FACTS = ("response_used", "resolution_used")
 UNKNOWN = "unknown"
 DEFAULT_CHUNK = 512
@@ -89,7 +89,9 @@ class Triage:
             self.model = model
         cats = self.ruleset.categories
         self._categories = frozenset(cats) if cats else None
-        self.own_decisions = tuple(n for n in self.ruleset.decision_names if n not in STANDARD_OUTPUTS)
+        ladder = self.schedule.escalation  # its decision is the sweep's `escalated_to`, not an own output
+        standard = {*STANDARD_OUTPUTS, *([ladder[0]] if ladder else [])}
+        self.own_decisions = tuple(n for n in self.ruleset.decision_names if n not in standard)
         # A sweep's later passes re-decide only what the clocks, or a raised escalation
         # level, can change: the rest is taken as decided by the first pass.
         names = frozenset(self.ruleset.decision_names)
@@ -100,7 +102,6 @@ class Triage:
                 f"{', '.join(circular)} decide(s) the clocks, so cannot read {' or '.join(CLOCK_FACTS)}",
                 file=self.ruleset.decision(circular[0]).file)])
         self._before_clocks = names - clock_readers
-        ladder = self.schedule.escalation
         self._before_level = (names - self.ruleset.readers_of(frozenset({"escalation_level"}))) | (
             {ladder[0]} if ladder else set())
         self._extra_fields = self.ruleset.extra_fields  # kept whatever the bounds on extras
