@@ -126,3 +126,29 @@ def test_columns_table_and_diff_show_own_decisions(own_rules, tmp_path, capsys):
     changed = report["fields"]["outputs.service_class"]
     assert changed["changed"] == 200  # absent before, decided after
     assert {t["to"] for t in changed["transitions"]} == {"backbone", "gold", "standard"}
+
+
+def test_a_hole_in_the_rules_or_the_schedule_is_a_rule_set_error_naming_file_and_line(own_rules, tmp_path):
+    from triage import RuleEvaluationError, RuleFileError, ScheduleError, TicketError
+
+    rules = tmp_path / "rules"
+    shutil.copytree(own_rules, rules)
+    # region without a default: a P3 ticket without a home region reaches no row
+    text = (rules / "region.yaml").read_text()
+    (rules / "region.yaml").write_text(text[:text.index("default:")])
+    # and a priority P5 the schedule has no target for
+    prio = (rules / "priority.yaml").read_text()
+    (rules / "priority.yaml").write_text(prio.replace("values: [P1, P2, P3, P4]", "values: [P1, P2, P3, P4, P5]")
+                                         .replace("default: P4", "default: P5"))
+    base = {"id": "T", "created_at": "2026-11-25T09:30:00Z"}
+    with Triage(rules, model=False) as tr:
+        with pytest.raises(RuleEvaluationError) as hole:
+            tr.route({**base, "category": "provisioning"})
+        assert not isinstance(hole.value, TicketError) and hole.value.file.endswith("region.yaml")
+        assert hole.value.line and hole.value.code == "rules.no-answer"
+        with pytest.raises(ScheduleError) as target:
+            tr.route({**base, "category": "billing", "customer": {"home_region": "EMEA"}})
+        assert isinstance(target.value, RuleFileError) and target.value.file.endswith("schedule.yaml")
+        assert target.value.line and target.value.code == "schedule.no-target"
+        out = tr.route_dicts([{**base, "category": "provisioning"}])  # in a batch: the record's error
+        assert out[0].to_dict()["code"] == "rules.no-answer"

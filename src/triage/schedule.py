@@ -261,6 +261,8 @@ class Schedule:
         self.region_decision = region_decision
         # (decision, level per tier escalated to): the ladder `Triage.sweep` climbs one step at a time
         self.escalation = escalation
+        self.file: str | None = None  # the schedule file, and the lines of its targets, when loaded from one
+        self.lines: dict[str, int | None] = {}
         self._by_minute = [self._find(m) for m in range(1440)]
         self._next = {r: handover[(i + 1) % len(handover)] for i, r in enumerate(handover)}
         # Per minute of the day: time from the minute's start to the end of the shift on (hand-over).
@@ -353,11 +355,15 @@ class Schedule:
                                                  business_days, hols, days)
         targets = {kind: {p: (parse_duration(t.within), t.clock) for p, t in getattr(spec, kind).items()}
                    for kind in ("response", "resolution")}
-        return cls(shifts, list(spec.handover), business_days, targets["response"],
-                   set(spec.handoff_priorities), spec.priority_decision, spec.region_decision,
-                   targets["resolution"], calendars, frozenset(spec.resolution_clock.paused_in),
-                   frozenset(spec.resolution_clock.stopped_by),
-                   (spec.escalation.decision, dict(spec.escalation.levels)) if spec.escalation else None)
+        schedule = cls(shifts, list(spec.handover), business_days, targets["response"],
+                       set(spec.handoff_priorities), spec.priority_decision, spec.region_decision,
+                       targets["resolution"], calendars, frozenset(spec.resolution_clock.paused_in),
+                       frozenset(spec.resolution_clock.stopped_by),
+                       (spec.escalation.decision, dict(spec.escalation.levels)) if spec.escalation else None)
+        # Where a fault met later (a priority without a target) is named.
+        schedule.file, schedule.lines = file, {kind: line_at(raw, (kind,)) if raw is not None else None
+                                               for kind in ("response", "resolution")}
+        return schedule
 
     # -- shifts and hand-over ------------------------------------------------------------
 
@@ -412,7 +418,8 @@ class Schedule:
         """(within, clock) of the `response` or `resolution` target of a priority."""
         found = (self.response if kind == "response" else self.resolution).get(priority)
         if found is None:
-            raise ScheduleError(f"no {kind} target for priority {priority!r}", code="schedule.no-target")
+            raise ScheduleError(f"no {kind} target for priority {priority!r}", file=self.file,
+                                line=self.lines.get(kind), code="schedule.no-target")
         return found
 
     def _calendar(self, region: str) -> BusinessCalendar:
