@@ -39,7 +39,8 @@ def test_human_output_deciding_row_first_then_why_not():
                            "security]: actual service_down")
     assert any(ln.endswith('-> "{tier}-{region}" = CSS-AMER') for ln in lines)
     assert lines[-1] == ("schedule: on shift AMER; hand-over at 2026-11-27T23:00:00Z to APAC; "
-                         "response due 2026-11-27T23:14:00Z (P1: within 15m, 24/7)")
+                         "response due 2026-11-27T23:14:00Z (P1: within 15m, 24/7); "
+                         "resolution due 2026-11-28T02:59:00Z")
 
 
 def test_decisions_are_explained_in_evaluation_order():
@@ -141,3 +142,23 @@ def test_explain_reads_a_file(tmp_path: Path):
     assert res.exit_code == 0 and json.loads(res.stdout)["ticket_id"] == "T-1"
     res = CliRunner().invoke(cli, ["explain", str(tmp_path / "missing.json")])
     assert res.exit_code == 2
+
+
+def test_explain_now_shows_the_clocks_and_the_ladders_step(tmp_path):
+    from triage import Triage
+
+    case = {"id": "INC-7", "category": "service_down", "customer": {"tier": "enterprise"},
+            "created_at": "2026-11-25T14:40:00Z", "status": "open"}
+    e = Triage(rules=RULES, model=False).explain(case, "2026-11-25T16:40:00Z")
+    esc = next(d for d in e["decisions"] if d["decision"] == "escalation")
+    assert esc["value"] == "NSS" and esc["decided_by"][0]["rule_id"] == "css-halfway"
+    assert e["schedule"]["case"]["sla"]["resolution"]["used_pct"] == 50
+    assert e["schedule"]["case"]["escalated_to"] == "NSS" and e["decision"]["queue"] == "NSS-AMER"
+    f = tmp_path / "case.json"
+    f.write_text(json.dumps(case))
+    res = CliRunner().invoke(cli, ["explain", str(f), "--rules", str(RULES), "--now", "2026-11-25T16:40:00Z"])
+    assert res.exit_code == 0, res.output
+    assert "case at 2026-11-25T16:40:00Z: open, 120 minutes old; response 800% (breached), resolution 50% " \
+           "(running)" in res.stdout
+    bad = CliRunner().invoke(cli, ["explain", str(f), "--rules", str(RULES), "--now", "yesterday"])
+    assert bad.exit_code == 2 and "not an ISO 8601 time" in bad.output
