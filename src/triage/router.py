@@ -242,9 +242,11 @@ class Triage:
 
     def _facts(self, t: Ticket | FastTicket, category: str, confidence: float | None, source: str) -> dict[str, Any]:
         if type(t) is FastTicket:
-            return facts_for(t, category, confidence, source, self.schedule.on_shift(t.created_at))
-        return ticket_facts(t, category, confidence, source, self.schedule.on_shift(t.created_at),
-                            self._extra_fields)
+            facts = facts_for(t, category, confidence, source, self.schedule.on_shift(t.created_at))
+        else:
+            facts = ticket_facts(t, category, confidence, source, self.schedule.on_shift(t.created_at),
+                                 self._extra_fields)
+        return self.ruleset.derive_facts(facts, t.id)  # the rule set's own facts (facts.yaml `from`)
 
     def _decision_dict(self, t: Ticket | FastTicket, values: dict[str, Any], cited: dict[str, list[str]], category: str,
                        confidence: float | None, source: str, incident_id: str | None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 from triage.rules.domains import type_class
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Cmp, DecisionIR, Match, Template, _text
+from triage.rules.ir import Cmp, DecisionIR, FieldCmp, Match, Template, _text, leaf_fields
+from triage.rules.spec import MULTI_HIT
 
 CACHE_LIMIT = 65_536
 ENUM_LIMIT = 64  # enumerations up to this size key by value; larger ones by cell
@@ -124,10 +125,12 @@ class CellDecider:
                         cuts.setdefault(leaf.field, set()).add(leaf.value)
                     elif literals.get(leaf.field) != "exact":
                         literals.setdefault(leaf.field, set()).add((type_class(leaf.value), leaf.value))
-                elif isinstance(leaf, Match):
-                    literals[leaf.field] = "exact"
+                elif isinstance(leaf, (Match, FieldCmp)):
+                    # A fact compared with another: every value of either side may matter.
+                    for f in leaf_fields(leaf):
+                        literals[f] = "exact"
         fields = set(d.inputs)
-        if d.hit_policy == "priority" or d.aggregate in ("min", "max"):
+        if d.hit_policy in ("priority", "output_order") or d.aggregate in ("min", "max"):
             for out in [r.then for r in d.rows] + [d.default]:
                 if isinstance(out, Template):
                     for f in out.fields:
@@ -143,7 +146,7 @@ class CellDecider:
             return "any"
         if dom.type == "bool" or (dom.type == "enum" and dom.values and len(dom.values) <= ENUM_LIMIT):
             return "value"  # a boolean or a small enumeration is its own cell
-        return "number" if dom.type in ("int", "float") else "literal"
+        return "number" if dom.ordered else "literal"
 
     @classmethod
     def _cell_lines(cls, var: str, source: str, dom: Any, cuts: Any, literals: Any,
@@ -190,6 +193,8 @@ def _decision_domain(d: DecisionIR) -> Any:
     from triage.rules.domains import Domain
 
     values = d.values or ()
+    if d.hit_policy in MULTI_HIT:  # a list or an aggregate: any value, keyed by type and cut
+        return Domain(d.name, "any", nullable=True, declared=False)
     if values and all(isinstance(v, str) for v in values) and not any(
             isinstance(o, Template) for o in [r.then for r in d.rows] + [d.default]):
         return Domain(d.name, "enum", tuple(values), nullable=True)

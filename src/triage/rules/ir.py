@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from triage.errors import RuleFileError
-from triage.rules.domains import Domain, suggest
+from triage.rules.domains import TEMPORAL, Domain, suggest, temporal_text, temporal_value
 from triage.rules.yamlio import LineDict, LineList
 
 ORDER_OPS = ("<", "<=", ">", ">=")
@@ -24,6 +24,21 @@ class Cmp:
     field: str
     op: str
     value: Any
+    text: str | None = field(default=None, compare=False)  # the literal as written (a date: its integer)
+
+
+@dataclass(frozen=True)
+class FieldCmp:
+    """`field op other`, two facts compared, holding when both have a value of type class `tc`.
+
+    The checker cannot split two inputs' cells by their relation, so it reads such a
+    leaf as "may hold" (an unanalysable row); the evaluators decide it exactly.
+    """
+
+    field: str
+    op: str
+    other: str
+    tc: str
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class Not:
     item: "Cond"
 
 
-Cond = Union[Cmp, Absent, Present, Match, And, Or, Not]
+Cond = Union[Cmp, FieldCmp, Absent, Present, Match, And, Or, Not]
 TRUE = And(())
 FALSE = Or(())
 
@@ -166,6 +181,7 @@ class ConditionParser:
         self.allow_unanalysable = allow_unanalysable
         self.fields: set[str] = set()
         self.uses_match = False
+        self.uses_fact_ref = False
 
     def error(self, reason: str, line: int | None) -> RuleFileError:
         return RuleFileError(reason, file=self.file, line=line, rule_id=self.rule_id)
@@ -209,6 +225,8 @@ class ConditionParser:
             if not test:
                 raise self.error(f"{name}: an empty list can never match", line)
             return Or(tuple(self.cmp(domain, "==", v, line) for v in test))
+        if isinstance(test, dict) and set(test) == {"fact"}:
+            return self.fact_cmp(domain, "==", test["fact"], line)
         if isinstance(test, dict):
             if not test:
                 raise self.error(f"{name}: empty operator mapping", line)
@@ -224,15 +242,47 @@ class ConditionParser:
             return conds[0] if len(conds) == 1 else And(tuple(conds))
         return self.cmp(domain, "==", test, line)
 
-    def cmp(self, domain: Domain, op: str, value: Any, line: int | None) -> Cmp:
+    def cmp(self, domain: Domain, op: str, value: Any, line: int | None) -> Cond:
+        if isinstance(value, dict) and set(value) == {"fact"}:
+            return self.fact_cmp(domain, op, value["fact"], line)
         if isinstance(value, (list, dict)) or value is None:
             raise self.error(f"{domain.name} {op}: needs a single value, got {value!r}", line)
+        text = None
+        if domain.type in TEMPORAL:
+            try:
+                text = temporal_text(domain.type, temporal_value(domain.type, value))
+                value = temporal_value(domain.type, value)
+            except ValueError as exc:
+                raise self.error(f"{domain.name} is a {domain.type}: {exc}", line) from None
         problem = domain.literal_problem(value, op)
         if problem:
             raise self.error(problem, line)
         if isinstance(value, float) and value == int(value):
             value = int(value)
-        return Cmp(domain.name, op, value)
+        return Cmp(domain.name, op, value, text)
+
+    def fact_cmp(self, domain: Domain, op: str, other: Any, line: int | None) -> Cond:
+        """`field: {op: {fact: other}}`: one fact against another, per shared type class."""
+        if not isinstance(other, str) or not _FIELD.match(other):
+            raise self.error(f"{domain.name} {op}: `fact:` takes a field name, got {other!r}", line)
+        odom = self.domain_of(other)
+        if odom is None:
+            raise self.error(f"{domain.name} {op}: unknown field {other!r}{self.suggest_field(other)}", line)
+        if other == domain.name:
+            raise self.error(f"{domain.name} {op}: compares the field with itself", line)
+        if domain.declared and odom.declared and domain.type in TEMPORAL + ("enum",) \
+                and odom.type != domain.type:
+            raise self.error(f"{domain.name} ({domain.type}) cannot be compared with {other} ({odom.type})", line)
+        shared = [tc for tc in domain.type_classes if tc in odom.type_classes]
+        if op in ORDER_OPS:
+            shared = [tc for tc in shared if tc == "n"]
+        if not shared:
+            raise self.error(f"{domain.name} ({domain.type}) and {other} ({odom.type}) have no values "
+                             f"that `{op}` compares", line)
+        self.fields.add(other)
+        self.uses_fact_ref = True
+        items = tuple(FieldCmp(domain.name, op, other, tc) for tc in shared)
+        return items[0] if len(items) == 1 else Or(items)
 
     def match(self, domain: Domain, pattern: Any, line: int | None) -> Match:
         if not self.allow_unanalysable:
@@ -253,6 +303,13 @@ class ConditionParser:
     def suggest_field(self, name: str) -> str:
         known = getattr(self.domain_of, "known", None)
         return suggest(name, known() if known else [])
+
+
+def leaf_fields(leaf: Cond) -> tuple[str, ...]:
+    """The fields one leaf reads: two for a comparison of facts, else one."""
+    if isinstance(leaf, FieldCmp):
+        return (leaf.field, leaf.other)
+    return (leaf.field,)  # type: ignore[union-attr]
 
 
 def _contains_match(c: Cond) -> bool:
@@ -285,7 +342,9 @@ def to_nnf(c: Cond, negate: bool = False) -> Cond:
         from triage.rules.domains import type_class
 
         tc = type_class(c.value)
-        return Or((Absent(c.field, tc), Cmp(c.field, NEGATE[c.op], c.value)))
+        return Or((Absent(c.field, tc), Cmp(c.field, NEGATE[c.op], c.value, c.text)))
+    if isinstance(c, FieldCmp):
+        return Or((Absent(c.field, c.tc), Absent(c.other, c.tc), FieldCmp(c.field, NEGATE[c.op], c.other, c.tc)))
     if isinstance(c, Absent):
         return Present(c.field, c.tc)
     if isinstance(c, Present):

@@ -7,6 +7,8 @@ read other decisions are put in dependency order; a cycle is refused.
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,7 @@ from pydantic import ValidationError
 
 from triage.errors import RuleFileError, RuleSetErrors
 from triage.facts import STANDARD_DOMAINS
-from triage.rules.domains import Domain, suggest, type_class, undeclared
+from triage.rules.domains import TEMPORAL, Domain, suggest, temporal_value, type_class, undeclared
 from triage.rules.durable_engine import MAX_RULES
 from triage.rules.ir import ConditionParser, DecisionIR, Row, Template, parse_output
 from triage.rules.spec import DecisionFile, FactsFile
@@ -28,6 +30,7 @@ SCHEDULE_FILE = "schedule.yaml"
 CORRELATION_FILE = "correlation.yaml"
 SPECIAL_FILES = {FACTS_FILE, SCHEDULE_FILE, CORRELATION_FILE}
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def rule_files(folder: Path) -> list[Path]:
@@ -89,10 +92,15 @@ def load_domains(folder: Path, errors: list[RuleFileError]) -> dict[str, Domain]
         return domains
     for name, d in spec.facts.items():
         line = line_at(raw, ("facts", name))
-        if name not in STANDARD_DOMAINS and not name.startswith("extra."):
+        own = name not in STANDARD_DOMAINS and not name.startswith("extra.")
+        if own and not _IDENT.match(name):
             errors.append(RuleFileError(
-                f"unknown fact {name!r}{suggest(name, STANDARD_DOMAINS)}; a ticket's own fields "
-                "are declared as extra.<name>", file=str(path), line=line))
+                f"{name!r} is not a fact name (letters, digits, _; a ticket's own fields may also be "
+                "declared as extra.<name>)", file=str(path), line=line))
+            continue
+        if d.from_ is not None and not own:
+            errors.append(RuleFileError(f"{name}: `from` is for facts of the rule set's own name",
+                                        file=str(path), line=line))
             continue
         if d.type == "enum" and not d.values:
             errors.append(RuleFileError(f"{name}: an enum needs values", file=str(path), line=line))
@@ -102,9 +110,19 @@ def load_domains(folder: Path, errors: list[RuleFileError]) -> dict[str, Domain]
             errors.append(RuleFileError(f"{name}: the ticket gives {base.type} values, not {d.type}",
                                         file=str(path), line=line))
             continue
-        domains[name] = Domain(name, d.type, tuple(d.values) if d.values else None, d.min, d.max,
-                               d.nullable or (base.nullable if base else False),
-                               description=d.description)
+        try:
+            lo, hi = (None if b is None else temporal_value(d.type, b) if d.type in TEMPORAL else b
+                      for b in (d.min, d.max))
+            if any(isinstance(b, (str, date)) for b in (lo, hi)):
+                raise ValueError(f"min and max of a {d.type} are numbers")
+        except ValueError as exc:
+            errors.append(RuleFileError(f"{name}: {exc}", file=str(path), line=line))
+            continue
+        # A fact of the rule set's own name is read from an extra field, and may be absent.
+        domains[name] = Domain(name, d.type, tuple(d.values) if d.values else None, lo, hi,
+                               d.nullable or own or (base.nullable if base else False),
+                               description=d.description,
+                               source=(d.from_ or f"extra.{name}") if own else None)
     return domains
 
 
@@ -229,7 +247,8 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
                 elif f == spec.decision:
                     errors.append(err(f"template {out.text!r} refers to its own decision"))
                 template_fields.add(f)
-        elif spec.values is not None and out not in spec.values:
+        elif spec.values is not None and out not in spec.values and not (out is None and rule_id == "default"):
+            # `default: null` answers "no value" whatever `values` lists.
             errors.append(err(f"output {out!r} is not among values {list(spec.values)}{suggest(out, spec.values)}"))
         return out
 
@@ -254,9 +273,9 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
         rows.append(Row(row.id, i, cond, then, file, line, row.description, row.unanalysable))
     has_default = "default" in raw
     default = check_output(spec.default, line_at(raw, ("default",)), "default") if has_default else None
-    if spec.hit_policy == "priority" and not spec.values:
-        errors.append(RuleFileError("hit policy `priority` needs `values` (first listed wins)",
-                                    file=file, line=line_at(raw, ("hit_policy",))))
+    if spec.hit_policy in ("priority", "output_order") and not spec.values:
+        errors.append(RuleFileError(f"hit policy `{spec.hit_policy}` needs `values` (their order ranks the "
+                                    "outputs)", file=file, line=line_at(raw, ("hit_policy",))))
     if spec.aggregate and spec.hit_policy != "collect":
         errors.append(RuleFileError("`aggregate` applies only to hit policy `collect`",
                                     file=file, line=line_at(raw, ("aggregate",))))

@@ -198,7 +198,10 @@ def _run_facts(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     facts = ticket_facts(t, base["category"], None, "given", triage.schedule.on_shift(t.created_at))
     names = set(rs.domains) | set(rs.decision_names)
     problems = []
-    for k, v in given.items():
+    facts.update(given)
+    rs.derive_facts(facts, t.id)  # a date given as text becomes its integer, as from a ticket
+    for k in given:
+        v = facts[k]
         if k in rs.decision_names:
             continue
         dom = rs.domains.get(k)
@@ -213,7 +216,6 @@ def _run_facts(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     if problems:
         res.error = "; ".join(problems)
         return
-    facts.update(given)
     results = {}
     for d in rs.decisions:
         if d.name in given:  # taken as decided: test later decisions on their own
