@@ -25,6 +25,13 @@ from triage.rules.loader import SCHEDULE_FILE, load_ruleset
 REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
 
 
+def decides_own_only(ruleset: Any) -> bool:
+    """A folder of decisions of its own only (a translated DMN table): no schedule, none of
+    the routing decisions. It is checked and tested (facts cases) but cannot route tickets."""
+    return not (Path(ruleset.folder) / SCHEDULE_FILE).exists() and \
+        not set(REQUIRED_DECISIONS) & set(ruleset.decision_names)
+
+
 def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_where: str | None = None,
                  max_cells: int = DEFAULT_BUDGET) -> Report:
     """Check a rule folder. `labels`: the model's categories (None: no model, skipped)."""
@@ -42,14 +49,19 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
         return report
 
     schedule = None
-    sched_findings = _schedule_findings(folder, ruleset)
+    own_only = decides_own_only(ruleset)
+    sched_findings = [] if own_only else _schedule_findings(folder, ruleset)
     F.extend(sched_findings)
     F.extend(_correlation_findings(folder))
-    if not sched_findings:
+    if own_only:
+        F.append(Finding("info", "decisions-only", f"no {SCHEDULE_FILE} and none of {', '.join(REQUIRED_DECISIONS)}: "
+                         "the folder's own decisions are checked and tested (facts cases), but it cannot "
+                         "route tickets", file=str(folder)))
+    elif not sched_findings:
         from triage.schedule import Schedule
 
         schedule = Schedule.load(folder / SCHEDULE_FILE)
-    missing = [d for d in REQUIRED_DECISIONS if d not in ruleset.decision_names]
+    missing = [] if own_only else [d for d in REQUIRED_DECISIONS if d not in ruleset.decision_names]
     if missing:
         F.append(Finding("error", "missing-decision", f"the rule set must decide {', '.join(missing)} (one "
                          "file each) to route tickets", file=str(folder)))
@@ -87,7 +99,9 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
                              "or split the decision)", file=d.file))
         F.extend(check_limits(d, spaces, Budget(max_cells)))
 
-    if labels is None:
+    if own_only:
+        pass  # no routing, so no model: its categories concern no decision here
+    elif labels is None:
         F.append(Finding("info", "no-model", "no model: the checks of model categories against the rules were "
                          "skipped (give --model DIR)", file=str(folder)))
     else:

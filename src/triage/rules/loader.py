@@ -118,9 +118,8 @@ def load_domains(folder: Path, errors: list[RuleFileError]) -> dict[str, Domain]
         except ValueError as exc:
             errors.append(RuleFileError(f"{name}: {exc}", file=str(path), line=line))
             continue
-        # A fact of the rule set's own name is read from an extra field, and may be absent.
         domains[name] = Domain(name, d.type, tuple(d.values) if d.values else None, lo, hi,
-                               d.nullable or own or (base.nullable if base else False),
+                               d.nullable or (base.nullable if base else False),
                                description=d.description,
                                source=(d.from_ or f"extra.{name}") if own else None)
     return domains

@@ -95,6 +95,13 @@ class RuleSet:
                 except ValueError as exc:
                     problems.append((source if dom.name not in facts else dom.name, str(exc)))
                     continue
+            if dom.source is not None and not dom.contains(value):
+                # A fact of the rule set's own is part of its contract: the checker relies on it.
+                why = ("missing (declare it `nullable: true` in facts.yaml to allow that)" if value is None
+                       else f"{value!r} is outside the domain of {dom.name} ({dom.type}"
+                            f"{': ' + ', '.join(map(str, dom.values)) if dom.values else ''})")
+                problems.append((source if dom.name not in facts else dom.name, why))
+                continue
             facts[dom.name] = value
         if problems:
             from triage.errors import TicketError

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from pydantic import ValidationError
 
 from triage.errors import RuleFileError, TriageError
+from triage.rules.loader import SCHEDULE_FILE
 from triage.ruletests import TEST_PATTERNS
 from triage.ruletests.spec import Case, TestFile
 
@@ -171,6 +172,9 @@ def _ticket(lc: LoadedCase) -> dict[str, Any]:
 def _run_ticket(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     from triage.errors import TicketError
 
+    if triage.schedule is None:
+        raise TriageError(f"{triage.ruleset.folder} decides only its own decisions (no {SCHEDULE_FILE}, no "
+                          "priority, tier, region, queue): it cannot route a ticket; give `facts` instead")
     ticket = _ticket(lc)
     if ticket.get("category") is None:
         raise TicketError([("category", "rule tests give the category (they never ask the model)")],
@@ -195,7 +199,8 @@ def _run_facts(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     base.setdefault("created_at", DEFAULT_CREATED)
     base.setdefault("category", given.get("category") if isinstance(given.get("category"), str) else "unknown")
     t = parse_ticket(base)
-    facts = ticket_facts(t, base["category"], None, "given", triage.schedule.on_shift(t.created_at))
+    shift = triage.schedule.on_shift(t.created_at) if triage.schedule is not None else None
+    facts = ticket_facts(t, base["category"], None, "given", shift)
     names = set(rs.domains) | set(rs.decision_names)
     problems = []
     facts.update(given)
@@ -349,6 +354,26 @@ class Run:
         return len(self.results) - self.passed + len(self.file_errors)
 
 
+class RulesOnly:
+    """A rule folder that decides only decisions of its own (a DMN table, say): no schedule,
+    none of the routing decisions. `Triage` cannot route with it, but facts cases test it
+    on the same engine; a ticket case is refused with the reason."""
+
+    schedule = None
+
+    def __init__(self, ruleset: Any):
+        self.ruleset = ruleset
+        try:
+            ruleset.engine  # durable_rules' limits refuse a rule set here, as `Triage` does
+        except RuleFileError as exc:
+            from triage.errors import RuleSetErrors
+
+            raise RuleSetErrors([exc]) from None
+
+    def close(self) -> None:
+        self.ruleset.close()
+
+
 class TriagePool:
     """One `Triage` per rule folder (no model), built on first use and closed at the end."""
 
@@ -358,9 +383,12 @@ class TriagePool:
     def get(self, rules_dir: Path) -> Any:
         key = rules_dir.resolve()
         if key not in self._by_dir:
+            from triage.analysis.checker import decides_own_only
+            from triage.rules.ruleset import RuleSet
             from triage.router import Triage
 
-            self._by_dir[key] = Triage(rules=rules_dir, model=False)
+            rs = RuleSet.load(rules_dir)
+            self._by_dir[key] = RulesOnly(rs) if decides_own_only(rs) else Triage(rules=rs, model=False)
         return self._by_dir[key]
 
     def close(self) -> None:

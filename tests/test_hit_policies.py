@@ -1,0 +1,223 @@
+"""DMN hit policies on every evaluator, and the checker agreeing with the engine.
+
+Each policy is decided three ways that must agree: durable_rules (`evaluate`), the
+interpreter (`evaluate(..., "python")`) and the cell cache (`decide`). The checker is
+held to the engine cell by cell: it reports an error of evaluation (`gap`,
+`unique-overlap`, `any-conflict`) exactly when some cell of the inputs makes the engine
+raise, and never calls a multiple-hit table's no match a gap.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from triage.analysis.checker import check_folder
+from triage.analysis.space import decision_spaces
+from triage.rules.interpreter import matching_rows
+from triage.rules.loader import load_ruleset
+from triage.rules.ruleset import RuleEvaluationError, no_match
+
+FACTS = """facts:
+  n: {type: int, min: 0, max: 10}
+  level: {type: enum, values: [low, mid, high], nullable: true}
+  flag: {type: bool}
+"""
+# Rows matching n=7, level=high in order: B, A, B, C.
+ROWS = """rules:
+  - {id: r1, when: {n: {">=": 5}}, then: B}
+  - {id: r2, when: {n: {">=": 3}}, then: A}
+  - {id: r3, when: {level: high}, then: B}
+  - {id: r4, when: {n: 7}, then: C}
+"""
+ERROR = RuleEvaluationError
+
+
+def table(tmp_path: Path, head: str, rows: str = ROWS, tail: str = "", name: str = "t") -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "facts.yaml").write_text(FACTS)
+    (d / "x.yaml").write_text(f"decision: x\n{head}\n{rows}{tail}")
+    return d
+
+
+def outcome(rs: Any, facts: dict[str, Any], how: str) -> Any:
+    """The decision's value (or the error class) by one evaluator: durable, python or cache."""
+    f = dict(facts)
+    try:
+        if how == "cache":
+            rs.decide(f)
+            return f["x"]
+        return rs.evaluate(f, how)["x"].value
+    except RuleEvaluationError:
+        return ERROR
+
+
+def all_three(rs: Any, facts: dict[str, Any]) -> Any:
+    got = {how: outcome(rs, facts, how) for how in ("durable", "python", "cache")}
+    assert len({repr(v) for v in got.values()}) == 1, got
+    return got["durable"]
+
+
+HIT = {"n": 7, "level": "high", "flag": True}
+NONE = {"n": 0, "level": "low", "flag": False}
+ONE = {"n": 1, "level": "high", "flag": False}  # only r3
+
+
+@pytest.mark.parametrize("head, hit, none, one", [
+    ("hit_policy: first", "B", ERROR, "B"),
+    ("hit_policy: unique", ERROR, ERROR, "B"),
+    ("hit_policy: priority\nvalues: [C, A, B]", "C", ERROR, "B"),
+    ("hit_policy: any", ERROR, ERROR, "B"),
+    ("hit_policy: collect", ["B", "A", "B", "C"], [], ["B"]),
+    ("hit_policy: collect\naggregate: list", ["B", "A", "B", "C"], [], ["B"]),
+    ("hit_policy: collect\naggregate: set", ["B", "A", "C"], [], ["B"]),
+    ("hit_policy: collect\naggregate: count", 4, 0, 1),
+    ("hit_policy: collect\naggregate: min\nvalues: [A, B, C]", "A", None, "B"),
+    ("hit_policy: collect\naggregate: max\nvalues: [A, B, C]", "C", None, "B"),
+    ("hit_policy: rule_order", ["B", "A", "B", "C"], [], ["B"]),
+    ("hit_policy: output_order\nvalues: [C, A, B]", ["C", "A", "B", "B"], [], ["B"]),
+])
+def test_each_policy_on_durable_rules_the_interpreter_and_the_cache(tmp_path, head, hit, none, one):
+    rs = load_ruleset(table(tmp_path, head))
+    for _ in range(2):  # the second round is answered from the cell cache
+        assert all_three(rs, HIT) == hit
+        assert all_three(rs, NONE) == none
+        assert all_three(rs, ONE) == one
+    rs.close()
+
+
+def test_collect_sum_and_any_that_agrees(tmp_path):
+    rows = ("rules:\n  - {id: a, when: {n: {'>=': 5}}, then: 2.5}\n  - {id: b, when: {n: {'>=': 3}}, then: 1}\n"
+            "  - {id: c, when: {flag: true}, then: 0.1}\n")
+    rs = load_ruleset(table(tmp_path, "hit_policy: collect\naggregate: sum", rows))
+    assert all_three(rs, {"n": 7, "flag": True}) == 3.6
+    assert all_three(rs, {"n": 0, "flag": False}) == 0
+    agree = ("rules:\n  - {id: a, when: {n: {'>=': 5}}, then: big}\n  - {id: b, when: {n: {'>=': 7}}, then: big}\n"
+             "  - {id: c, when: {n: {'<': 5}}, then: small}\n")
+    rs2 = load_ruleset(table(tmp_path, "hit_policy: any", agree, name="any"))
+    assert all_three(rs2, {"n": 8}) == "big"
+    res = rs2.evaluate({"n": 8})["x"]
+    assert res.cited == ["x/a", "x/b"]  # every agreeing row is cited
+    assert [f.code for f in check_folder(rs2.folder).findings if f.severity == "error"] == []
+
+
+@pytest.mark.parametrize("policy", ["first", "unique", "any", "priority"])
+def test_single_hit_tables_may_answer_null_by_default(tmp_path, policy):
+    """`default: null` answers no match with null, even when `values` does not list null."""
+    head = f"hit_policy: {policy}\nvalues: [C, A, B]"
+    d = table(tmp_path, head, "rules:\n  - {id: r1, when: {n: {'>=': 5}}, then: B}\n", "default: null\n")
+    rs = load_ruleset(d)
+    assert all_three(rs, {"n": 1}) is None
+    assert all_three(rs, {"n": 6}) == "B"
+    assert [f.code for f in check_folder(d).findings if f.severity == "error"] == []
+
+
+# --- no match: the checker and the engine agree, cell by cell ---------------------------
+
+POLICIES = [
+    ("hit_policy: first", ""), ("hit_policy: unique", ""), ("hit_policy: any", ""),
+    ("hit_policy: priority\nvalues: [A, B]", ""),
+    ("hit_policy: first", "default: null\n"), ("hit_policy: unique", "default: A\n"),
+    ("hit_policy: priority\nvalues: [A, B]", "default: null\n"), ("hit_policy: any", "default: null\n"),
+    ("hit_policy: collect", ""), ("hit_policy: collect\naggregate: set", ""),
+    ("hit_policy: collect\naggregate: count", ""), ("hit_policy: collect\naggregate: min", ""),
+    ("hit_policy: collect\naggregate: max\nvalues: [A, B]", ""), ("hit_policy: rule_order", ""),
+    ("hit_policy: output_order\nvalues: [B, A]", ""), ("hit_policy: collect", "default: A\n"),
+]
+GAPPY = """rules:
+  - {id: high-n, when: {n: {">": 6}, level: [mid, high]}, then: A}
+  - {id: low-flag, when: {n: {"<=": 3}, flag: true}, then: B}
+"""
+
+
+def cells(rs: Any) -> list[dict[str, Any]]:
+    """One input of every cell the checker distinguishes (its representatives)."""
+    d = rs.decision("x")
+    spaces = decision_spaces(d, rs.domains, {})
+    names = sorted(spaces)
+    return [dict(zip(names, vals)) for vals in itertools.product(*(spaces[n].values for n in names))]
+
+
+@pytest.mark.parametrize("head, tail", POLICIES)
+def test_no_match_means_the_same_to_the_checker_and_the_engine(tmp_path, head, tail):
+    d = table(tmp_path, head, GAPPY, tail)
+    rs = load_ruleset(d)
+    dec = rs.decision("x")
+    empty = [c for c in cells(rs) if not matching_rows(dec, c)]
+    assert empty  # the table has holes: n in 4..6, or flag false with n <= 3, ...
+    multi = dec.hit_policy in ("collect", "rule_order", "output_order")
+    for c in empty:
+        got = all_three(rs, c)
+        if dec.has_default:
+            want = dec.default
+            if multi and dec.aggregate in (None, "list", "set"):
+                want = [] if want is None else [want]
+            assert got == want, c
+        elif multi:
+            want = {"count": 0, "sum": 0, "min": None, "max": None}.get(dec.aggregate or "list", [])
+            assert got == want and no_match(dec) == want, c
+        else:
+            assert got is ERROR, c
+    gaps = [f for f in check_folder(d).findings if f.code == "gap"]
+    assert bool(gaps) == (not multi and not dec.has_default)
+    rs.close()
+
+
+# --- the checker's errors of evaluation happen exactly when the engine fails a cell -----
+
+LEAF = st.sampled_from([
+    {"n": {">=": 5}}, {"n": {"<": 3}}, {"n": 7}, {"n": {"!=": 4}}, {"n": {">": 2, "<=": 8}},
+    {"level": "high"}, {"level": ["low", "mid"]}, {"level": None}, {"flag": True}, {"flag": False},
+])
+
+
+@st.composite
+def conditions(draw) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["leaf", "leaf", "and", "any", "not"]))
+    if kind == "leaf":
+        return draw(LEAF)
+    if kind == "not":
+        return {"not": draw(LEAF)}
+    items = draw(st.lists(LEAF, min_size=2, max_size=3))
+    return {"all" if kind == "and" else "any": items}
+
+
+@st.composite
+def tables(draw) -> str:
+    import json
+
+    policy = draw(st.sampled_from(["first", "unique", "priority", "any", "collect", "rule_order", "output_order"]))
+    head = f"hit_policy: {policy}\nvalues: [A, B, C]"
+    if policy == "collect":
+        head += f"\naggregate: {draw(st.sampled_from(['list', 'set', 'count', 'min', 'max']))}"
+    # A template's output is not known per cell, so `any` (agreement) gets literals only.
+    outs = ["A", "B", "C"] + ([] if policy == "any" else ["{level}"])
+    rows = draw(st.lists(st.tuples(conditions(), st.sampled_from(outs)), min_size=1, max_size=4))
+    text = "rules:\n" + "".join(f"  - {{id: r{i}, when: {json.dumps(c)}, then: {json.dumps(o)}}}\n"
+                                for i, (c, o) in enumerate(rows))
+    default = draw(st.sampled_from(["", "default: null\n", "default: B\n"]))
+    return f"{head}\n{text}{default}"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=tables())
+def test_checker_errors_exactly_when_the_engine_fails_a_cell(tmp_path_factory, spec):
+    d = tmp_path_factory.mktemp("t")
+    (d / "facts.yaml").write_text(FACTS.replace("values: [low, mid, high]", "values: [A, B, C]"))
+    (d / "x.yaml").write_text(f"decision: x\n{spec}".replace("high", "C").replace("low", "A").replace("mid", "B"))
+    rs = load_ruleset(d)
+    dec = rs.decision("x")
+    failing = [c for c in cells(rs) if all_three(rs, c) is ERROR]
+    # Why each failing cell fails: no row (a gap), or rows that clash (unique, any).
+    holes = [c for c in failing if not matching_rows(dec, c)]
+    clashes = [c for c in failing if len(matching_rows(dec, c)) > 1]
+    assert len(holes) + len(clashes) == len(failing)
+    errors = {f.code for f in check_folder(d).findings if f.severity == "error"}
+    assert ("gap" in errors) == bool(holes), (errors, holes[:3])
+    assert bool(errors & {"unique-overlap", "any-conflict"}) == bool(clashes), (errors, clashes[:3])
+    rs.close()
