@@ -58,6 +58,7 @@ def both(rs: Any, facts: dict[str, Any]) -> Any:
     ("datetime", datetime(1970, 1, 1, 0, 1, tzinfo=timezone.utc), 60), ("datetime", "1970-01-01T00:00:05", 5),
     ("duration", "4h", 14400), ("duration", "90m", 5400), ("duration", "1d2h", 93600), ("duration", "P1DT2H", 93600),
     ("duration", "PT30S", 30), ("duration", "-2h", -7200), ("duration", timedelta(minutes=3), 180),
+    ("time", "11:00", 39600), ("time", "11:00:05Z", 39605), ("time", "01:00:00+02:00", 82800),
 ])
 def test_temporal_literals(kind, text, value):
     assert temporal_value(kind, text) == value
@@ -65,6 +66,7 @@ def test_temporal_literals(kind, text, value):
 
 
 @pytest.mark.parametrize("kind, text", [("date", "2026-02-30"), ("date", "24.12.2026"), ("datetime", "noon"),
+                                        ("time", 660), ("time", "25:00"),
                                         ("duration", "4 hours"), ("duration", "P"), ("date", True), ("duration", 5.5)])
 def test_temporal_literals_refused(kind, text):
     with pytest.raises(ValueError, match=f"not a {kind}"):
@@ -93,6 +95,14 @@ def test_dates_datetimes_and_durations_decide_alike_everywhere(tmp_path):
     assert both(rs, {"extra.contract.end": "2027-01-31"}) == "soon"
     assert both(rs, base) == "later"
     assert rs.engine.decisions["x"].json_definition  # every row compiled to durable_rules
+
+
+def test_date_outputs_are_their_iso_text(tmp_path):
+    rows = ("decision: x\nrules:\n  - {id: a, when: {due: {'<': 2026-12-24}}, then: 2026-12-31}\n"
+            "default: 2027-01-31T10:00:00Z\n")
+    rs = load_ruleset(folder(tmp_path, rows, "facts:\n  due: {type: date}\n"))
+    assert both(rs, {"due": "2026-12-01"}) == "2026-12-31"
+    assert both(rs, {"due": "2027-12-01"}) == "2027-01-31T10:00:00Z"
 
 
 def test_the_checker_splits_dates_at_the_rows_days(tmp_path):

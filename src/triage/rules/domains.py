@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 TYPE_CLASSES = ("s", "n", "b")
@@ -121,15 +121,17 @@ class Domain:
         return True
 
 
-# Dates, datetimes and durations are held as integers everywhere (facts, rule literals,
-# the checker's cut points, durable_rules' messages): whole days since 1970-01-01,
-# seconds since 1970-01-01T00:00:00Z, and seconds. Whole units keep the checker exact:
-# between two consecutive days there is no date, so no false gap.
-TEMPORAL = ("date", "datetime", "duration")
+# Dates, datetimes, times of day and durations are held as integers everywhere (facts,
+# rule literals, the checker's cut points, durable_rules' messages): whole days since
+# 1970-01-01, seconds since 1970-01-01T00:00:00Z, seconds since midnight (UTC when an
+# offset is given), and seconds. Whole units keep the checker exact: between two
+# consecutive days there is no date, so no false gap.
+TEMPORAL = ("date", "datetime", "time", "duration")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SHORT = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
-_EXAMPLE = {"date": "2026-12-24", "datetime": "2026-12-24T11:00:00Z", "duration": "4h, 90m, 1d2h or P1DT2H"}
+_EXAMPLE = {"date": "2026-12-24", "datetime": "2026-12-24T11:00:00Z", "time": "'11:00' or '11:00:00Z', quoted",
+            "duration": "4h, 90m, 1d2h or P1DT2H"}
 
 
 def temporal_value(kind: str, value: Any) -> int:
@@ -151,6 +153,14 @@ def temporal_value(kind: str, value: Any) -> int:
                 seconds = ((d * 24 + h) * 60 + mi) * 60 + sec
                 return -seconds if negative else seconds
         raise ValueError(f"{value!r} is not a duration (write {_EXAMPLE[kind]})")
+    if kind == "time":
+        try:
+            t = value if isinstance(value, time) else time.fromisoformat(value.replace("Z", "+00:00"))
+        except (TypeError, ValueError, AttributeError):
+            raise ValueError(f"{value!r} is not a time (write {_EXAMPLE[kind]})") from None
+        offset = t.utcoffset()
+        seconds = t.hour * 3600 + t.minute * 60 + t.second
+        return (seconds - int(offset.total_seconds())) % 86400 if offset is not None else seconds
     if isinstance(value, str):
         try:
             value = (date.fromisoformat(value) if kind == "date"
@@ -175,6 +185,8 @@ def temporal_text(kind: str, value: Any) -> str:
         return date.fromordinal(_EPOCH.toordinal() + value).isoformat()
     if kind == "datetime":
         return (_EPOCH + timedelta(seconds=value)).isoformat().replace("+00:00", "Z")
+    if kind == "time":
+        return (_EPOCH + timedelta(seconds=value % 86400)).time().isoformat()
     sign, rest = ("-", -value) if value < 0 else ("", value)
     d, rest = divmod(rest, 86400)
     h, rest = divmod(rest, 3600)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -234,6 +234,8 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
     def check_output(value: Any, line: int | None, rule_id: str | None) -> Any:
         def err(reason: str) -> RuleFileError:
             return RuleFileError(reason, file=file, line=line, rule_id=rule_id)
+        if isinstance(value, date):  # YAML's unquoted 2026-12-24: the output is its ISO text
+            value = _plain_date(value)
         try:
             out = parse_output(value, err)
         except RuleFileError as exc:
@@ -285,6 +287,12 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
         has_default=has_default, default=default, default_line=line_at(raw, ("default",)) if has_default else None,
         values=tuple(spec.values) if spec.values is not None else None, aggregate=spec.aggregate,
         inputs=frozenset(fields), template_fields=frozenset(template_fields))
+
+
+def _plain_date(value: date) -> str:
+    if isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() == timedelta(0):
+        return value.replace(tzinfo=None).isoformat() + "Z"
+    return value.isoformat()
 
 
 def depends_on(d: DecisionIR, decision_names: set[str]) -> set[str]:

@@ -25,7 +25,6 @@ Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
 HIT_POLICIES = ("first", "unique", "priority", "any", "collect", "rule_order", "output_order")
 MULTI_HIT = ("collect", "rule_order", "output_order")  # no match is an answer, never a gap
 AGGREGATES = ("list", "set", "count", "sum", "min", "max")
-FACT_TYPES = ("enum", "int", "float", "bool", "string", "date", "datetime", "duration")
 
 
 class FactRef(BaseModel):
@@ -79,7 +78,8 @@ class Row(BaseModel):
     id: str = Field(pattern=ROW_ID, description="Stable id, unique in the file; decisions cite it.")
     description: str | None = None
     when: Condition | None = Field(None, description="Absent or empty: always holds.")
-    then: Scalar = Field(description='A value, or a template such as "{tier}-{region}".')
+    then: Scalar | date | datetime = Field(
+        description='A value, or a template such as "{tier}-{region}" (a date is given as its ISO text).')
     unanalysable: bool = Field(False, description="Allow conditions the checker cannot analyse (matches).")
 
 
@@ -100,7 +100,7 @@ class DecisionFile(BaseModel):
         None, description="How `collect` combines matching outputs: list (default, duplicates kept), set "
                           "(distinct, in row order), count, sum, min, max.")
     rules: list[Row] = Field(default_factory=list)
-    default: Scalar | None = Field(
+    default: Scalar | date | datetime | None = Field(
         None, description="Output when no row matches (null: no value); absent means the checker must "
                           "prove that every input reaches a row (multiple-hit policies answer no match "
                           "with [], 0 or null).")
@@ -111,7 +111,7 @@ class FactDomain(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    type: Literal["enum", "int", "float", "bool", "string", "date", "datetime", "duration"]
+    type: Literal["enum", "int", "float", "bool", "string", "date", "datetime", "time", "duration"]
     values: list[StrictStr] | None = Field(None, description="For enum: the allowed values.")
     min: StrictInt | StrictFloat | StrictStr | date | datetime | None = Field(
         None, description="Lowest value (a date, datetime or duration as text for those types).")
