@@ -25,7 +25,8 @@ from triage.analysis.findings import Finding
 from triage.analysis.space import FieldSpace
 from triage.rules.domains import TEMPORAL, Domain, temporal_text, type_class
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Cmp, DecisionIR, FieldCmp, Row, Template
+from triage.rules.ir import Cmp, Compound, DecisionIR, FieldCmp, Row, Template
+from triage.rules.ruleset import output_rank
 from triage.rules.spec import MULTI_HIT
 
 TicketOf = Callable[[dict[str, Any]], "dict[str, Any] | None"]
@@ -95,9 +96,13 @@ def analyse_decision(d: DecisionIR, spaces: dict[str, FieldSpace], budget: Budge
     overlaps: dict[tuple[int, int], tuple[Region, bool]] = {}
     order = list(d.values or ())
 
-    def rank(i: int) -> int:
+    def rank(i: int) -> Any:
         out = rows[i].then
-        return order.index(out) if not isinstance(out, Template) and out in order else len(order)
+        if isinstance(out, Compound) and not out.fields:
+            return output_rank(d, out.render({}))
+        if isinstance(out, Template):  # rendered per ticket: ranked last, as an unlisted output
+            return tuple(len(o) for _, o in d.output_values) if d.output_values else len(order)
+        return output_rank(d, out)
 
     for reg in regions:
         status = reg.status
@@ -196,18 +201,23 @@ def _shown(dom: Domain | None, value: Any) -> Any:
 
 def _any_conflict(a: Row, b: Row, certain: bool, ex: dict[str, Any], finding: Callable[..., None]) -> None:
     """Under `any`, overlapping rows must agree: equal literals do, templates may not."""
-    same_literal = not isinstance(a.then, Template) and not isinstance(b.then, Template) and \
-        type_class(a.then) == type_class(b.then) and a.then == b.then
+    literal_a, literal_b = _literal(a.then), _literal(b.then)
+    same_literal = literal_a and literal_b and type_class(a.then) == type_class(b.then) and a.then == b.then
     same_template = isinstance(a.then, Template) and isinstance(b.then, Template) and a.then.text == b.then.text
     if same_literal or same_template:
         return
-    if certain and not isinstance(a.then, Template) and not isinstance(b.then, Template):
+    if certain and literal_a and literal_b:
         finding("error", "any-conflict", f"overlaps row {_row_ref(a)} with a different outcome "
                 f"({output_text(a.then)} there, {output_text(b.then)} here) under hit policy any", b, ex)
     else:
         finding("warning", "any-conflict-possible", f"may overlap row {_row_ref(a)} with a different outcome "
                 f"({output_text(a.then)} there, {output_text(b.then)} here) under hit policy any "
                 "(unanalysable conditions or templates)", b, ex)
+
+
+def _literal(out: Any) -> bool:
+    """An output known without a ticket: a value, or named outputs that are all values."""
+    return not isinstance(out, Template) or (isinstance(out, Compound) and not out.fields)
 
 
 def _explain_dead_first(d: DecisionIR, i: int, spaces: dict[str, FieldSpace], budget: Budget,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Absent, And, Cmp, Cond, FieldCmp, Match, Not, Or, Present, Template, leaf_fields
+from triage.rules.ir import Absent, And, Cmp, Compound, Cond, FieldCmp, Match, Not, Or, Present, Template, leaf_fields
 
 
 def value_text(v: Any) -> str:
@@ -20,10 +20,14 @@ def value_text(v: Any) -> str:
         return str(int(v))
     if isinstance(v, list):  # a multiple-hit decision's answer
         return "[" + ", ".join(value_text(x) for x in v) + "]"
+    if isinstance(v, dict):  # several named outputs
+        return "{" + ", ".join(f"{k}: {value_text(x)}" for k, x in v.items()) + "}"
     return str(v)
 
 
 def output_text(out: Any) -> str:
+    if isinstance(out, Compound):
+        return out.text
     if isinstance(out, Template):
         return f'"{out.text}"'
     return value_text(out)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from triage.rules.domains import type_class
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Cmp, DecisionIR, FieldCmp, Match, Template, _text, leaf_fields
+from triage.rules.ir import Cmp, Compound, DecisionIR, FieldCmp, Match, Template, _text, leaf_fields
 from triage.rules.spec import MULTI_HIT
 
 CACHE_LIMIT = 65_536
@@ -70,7 +70,8 @@ class CellDecider:
         self.resolve = resolve
         self.limit = limit
         self.caches: list[dict[tuple, tuple]] = [{} for _ in decisions]
-        self.renderers = {id(t): _renderer(t) for d in decisions
+        # Named outputs render into a fresh dict per ticket: a cached one would be shared.
+        self.renderers = {id(t): t.render if isinstance(t, Compound) else _renderer(t) for d in decisions
                           for t in [r.then for r in d.rows] + [d.default] if isinstance(t, Template)}
         names = {d.name for d in decisions}
         all_domains = dict(domains)

@@ -96,6 +96,24 @@ class Template:
         return "".join(p if isinstance(p, str) else _text(values.get(p[0])) for p in self.parts)
 
 
+@dataclass(frozen=True)
+class Compound(Template):
+    """Several named outputs at once (DMN's compound output): `then: {status: A, rate: B}`.
+
+    A kind of template: rendered per ticket into a fresh dict (its values may be
+    templates themselves), so every evaluator and the cache treat it as one.
+    """
+
+    items: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f for _, v in self.items if isinstance(v, Template) for f in v.fields)
+
+    def render(self, values: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        return {k: v.render(values) if isinstance(v, Template) else v for k, v in self.items}
+
+
 Output = Union[Template, str, int, float, bool]
 
 
@@ -123,6 +141,8 @@ class DecisionIR:
     values: tuple[Any, ...] | None
     aggregate: str | None
     inputs: frozenset[str] = field(default_factory=frozenset)  # fields read by conditions
+    # Compound outputs: each output's `values` (its order under priority / output_order).
+    output_values: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
     template_fields: frozenset[str] = field(default_factory=frozenset)
 
     def cite(self, row: Row | None) -> str:

@@ -10,7 +10,7 @@ import hashlib
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import ValidationError
 
@@ -18,7 +18,7 @@ from triage.errors import RuleFileError, RuleSetErrors
 from triage.facts import STANDARD_DOMAINS
 from triage.rules.domains import TEMPORAL, Domain, suggest, temporal_value, type_class, undeclared
 from triage.rules.durable_engine import MAX_RULES
-from triage.rules.ir import ConditionParser, DecisionIR, Row, Template, parse_output
+from triage.rules.ir import Compound, ConditionParser, DecisionIR, Row, Template, parse_output
 from triage.rules.spec import DecisionFile, FactsFile
 from triage.rules.yamlio import LineDict, line_at, load_yaml
 
@@ -146,9 +146,11 @@ class _Names:
 
 
 def decision_domain(spec: DecisionFile) -> Domain:
-    if spec.values and all(isinstance(v, str) for v in spec.values):
+    if not isinstance(spec.values, list) or any(isinstance(r.then, dict) for r in spec.rules):
+        pass  # several named outputs: a mapping, which no condition compares
+    elif spec.values and all(isinstance(v, str) for v in spec.values):
         return Domain(spec.decision, "enum", tuple(spec.values), nullable=True)
-    if spec.values and all(type_class(v) == "n" for v in spec.values):
+    elif spec.values and all(type_class(v) == "n" for v in spec.values):
         return Domain(spec.decision, "float", nullable=True)
     return Domain(spec.decision, "any", nullable=True, declared=False)
 
@@ -230,10 +232,19 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
     fields: set[str] = set()
     template_fields: set[str] = set()
     raw_rules = raw.get("rules") or []
+    compound = isinstance(spec.values, dict) or any(isinstance(r.then, dict) for r in spec.rules)
+    output_names: list[tuple[str, ...]] = []  # the first compound output's names, all must match
 
-    def check_output(value: Any, line: int | None, rule_id: str | None) -> Any:
+    def check_output(value: Any, line: int | None, rule_id: str | None,
+                     values: Any = spec.values, what: str = "output", inner: bool = False) -> Any:
         def err(reason: str) -> RuleFileError:
             return RuleFileError(reason, file=file, line=line, rule_id=rule_id)
+        if compound and not inner and not isinstance(value, dict) and not (value is None and rule_id == "default"):
+            errors.append(err(f"{what} {value!r}: this decision has several named outputs; give a mapping "
+                              "such as {status: Approved, rate: Basic}"))
+            return None
+        if isinstance(value, dict) and not inner:
+            return check_compound(value, line, rule_id, err)
         if isinstance(value, date):  # YAML's unquoted 2026-12-24: the output is its ISO text
             value = _plain_date(value)
         try:
@@ -248,10 +259,29 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
                 elif f == spec.decision:
                     errors.append(err(f"template {out.text!r} refers to its own decision"))
                 template_fields.add(f)
-        elif spec.values is not None and out not in spec.values and not (out is None and rule_id == "default"):
+        elif values is not None and out not in values and not (out is None and rule_id == "default"):
             # `default: null` answers "no value" whatever `values` lists.
-            errors.append(err(f"output {out!r} is not among values {list(spec.values)}{suggest(out, spec.values)}"))
+            errors.append(err(f"{what} {out!r} is not among values {list(values)}{suggest(out, values)}"))
         return out
+
+    def check_compound(value: dict[str, Any], line: int | None, rule_id: str | None,
+                       err: Callable[[str], RuleFileError]) -> Compound | None:
+        names_ = tuple(value)
+        if not output_names:
+            output_names.append(names_)
+        bad = [k for k in names_ if not isinstance(k, str) or not _IDENT.match(k)]
+        if bad:
+            errors.append(err(f"{bad[0]!r} is not an output name (letters, digits, _)"))
+            return None
+        if names_ != output_names[0]:
+            errors.append(err(f"outputs {list(names_)} differ from the first row's {list(output_names[0])} "
+                              "(every row gives the same outputs, in the same order)"))
+            return None
+        per = spec.values if isinstance(spec.values, dict) else {}
+        items = tuple((k, check_output(v, line, rule_id, per.get(k), f"output {k}:", inner=True))
+                      for k, v in value.items())
+        text = "{" + ", ".join(f"{k}: {v.text if isinstance(v, Template) else v}" for k, v in items) + "}"
+        return Compound(text, (), items)
 
     for i, row in enumerate(spec.rules):
         rraw = raw_rules[i]
@@ -277,6 +307,9 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
     if spec.hit_policy in ("priority", "output_order") and not spec.values:
         errors.append(RuleFileError(f"hit policy `{spec.hit_policy}` needs `values` (their order ranks the "
                                     "outputs)", file=file, line=line_at(raw, ("hit_policy",))))
+    if compound and spec.aggregate in ("sum", "min", "max"):
+        errors.append(RuleFileError(f"aggregate {spec.aggregate} needs a single output, not several named ones",
+                                    file=file, line=line_at(raw, ("aggregate",))))
     if spec.aggregate and spec.hit_policy != "collect":
         errors.append(RuleFileError("`aggregate` applies only to hit policy `collect`",
                                     file=file, line=line_at(raw, ("aggregate",))))
@@ -285,7 +318,8 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
     return DecisionIR(
         name=spec.decision, file=file, hit_policy=spec.hit_policy, rows=tuple(rows),
         has_default=has_default, default=default, default_line=line_at(raw, ("default",)) if has_default else None,
-        values=tuple(spec.values) if spec.values is not None else None, aggregate=spec.aggregate,
+        values=tuple(spec.values) if isinstance(spec.values, list) else None, aggregate=spec.aggregate,
+        output_values=tuple((k, tuple(v)) for k, v in spec.values.items()) if isinstance(spec.values, dict) else None,
         inputs=frozenset(fields), template_fields=frozenset(template_fields))
 
 

@@ -209,7 +209,7 @@ def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionRe
                                       f"({v!r}) and {d.rows[j].id} ({w!r}) match with different outputs")
         return DecisionResult(outputs[0][1], list(rows), [d.cite(d.rows[i]) for i in rows])
     order = d.values or ()
-    rank: Callable[[Any], int] = lambda v: next((k for k, o in enumerate(order) if _same(o, v)), len(order))
+    rank: Callable[[Any], Any] = lambda v: output_rank(d, v)
     if policy == "priority":
         i, value = min(outputs, key=lambda iv: (rank(iv[1]), iv[0]))
         return DecisionResult(value, [i], [d.cite(d.rows[i])])
@@ -226,12 +226,26 @@ def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionRe
     elif agg == "sum":
         value = quantise(sum(v for v in values if type_class(v) == "n"))
     else:
-        key = (lambda v: rank(v)) if order else (lambda v: v)
+        key = rank if order else (lambda v: v)
         try:
             value = min(values, key=key) if agg == "min" else max(values, key=key)
         except TypeError:
             raise RuleEvaluationError(f"{d.file}: decision {d.name!r}: cannot order {values!r}") from None
     return DecisionResult(value, [i for i, _ in outputs], [d.cite(d.rows[i]) for i, _ in outputs])
+
+
+def output_rank(d: DecisionIR, value: Any) -> Any:
+    """Where an output stands in `values` (first listed first; unlisted last).
+
+    Several named outputs rank by the first output's `values`, ties by the next one's
+    (DMN's order for compound outputs).
+    """
+    def one(order: tuple[Any, ...], v: Any) -> int:
+        return next((k for k, o in enumerate(order) if _same(o, v)), len(order))
+
+    if isinstance(value, dict) and d.output_values:
+        return tuple(one(order, value.get(name)) for name, order in d.output_values)
+    return one(d.values or (), value)
 
 
 def _same(a: Any, b: Any) -> bool:

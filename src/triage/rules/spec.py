@@ -78,8 +78,9 @@ class Row(BaseModel):
     id: str = Field(pattern=ROW_ID, description="Stable id, unique in the file; decisions cite it.")
     description: str | None = None
     when: Condition | None = Field(None, description="Absent or empty: always holds.")
-    then: Scalar | date | datetime = Field(
-        description='A value, or a template such as "{tier}-{region}" (a date is given as its ISO text).')
+    then: Scalar | date | datetime | dict[str, Scalar | date | datetime] = Field(
+        description='A value, or a template such as "{tier}-{region}" (a date is given as its ISO text); '
+                    'a mapping gives several named outputs at once ({status: Approved, rate: Basic}).')
     unanalysable: bool = Field(False, description="Allow conditions the checker cannot analyse (matches).")
 
 
@@ -94,13 +95,14 @@ class DecisionFile(BaseModel):
         "first", description="DMN's: first, unique, priority (first in `values` wins), any (matching rows "
                              "must agree), collect (see `aggregate`), rule_order (list in row order), "
                              "output_order (list in the order of `values`).")
-    values: list[Scalar] | None = Field(
-        None, description="Possible outputs; under `priority` and `output_order` their order.")
+    values: list[Scalar] | dict[str, list[Scalar]] | None = Field(
+        None, description="Possible outputs; under `priority` and `output_order` their order. With several "
+                          "named outputs, a mapping of output name to its values (ranked in that order).")
     aggregate: Literal["list", "set", "count", "sum", "min", "max"] | None = Field(
         None, description="How `collect` combines matching outputs: list (default, duplicates kept), set "
                           "(distinct, in row order), count, sum, min, max.")
     rules: list[Row] = Field(default_factory=list)
-    default: Scalar | date | datetime | None = Field(
+    default: Scalar | date | datetime | dict[str, Scalar | date | datetime | None] | None = Field(
         None, description="Output when no row matches (null: no value); absent means the checker must "
                           "prove that every input reaches a row (multiple-hit policies answer no match "
                           "with [], 0 or null).")
