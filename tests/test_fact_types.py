@@ -281,3 +281,11 @@ def test_random_dates_agree_on_both_evaluators(tmp_path):
         opened = datetime(2026, 12, 24, 11, tzinfo=timezone.utc) + timedelta(seconds=rng.randint(-3, 3))
         both(rs, {"extra.contract.end": day.isoformat(), "extra.opened": opened.isoformat(),
                   "extra.wait": f"{rng.randint(0, 8)}h{rng.randint(0, 59)}m"})
+
+
+def test_check_examples_give_own_facts_as_the_ticket_fields_they_come_from(own_rules):
+    (own_rules / "renewal.yaml").write_text(RENEWAL.replace("default: none\n", ""))
+    report = check_folder(own_rules)
+    [gap] = [f for f in report.findings if f.code == "gap"]
+    assert gap.example["contract_end"] == "2026-12-23"  # the first day no row takes
+    assert gap.example_ticket["contract"]["end"] == "2026-12-23"

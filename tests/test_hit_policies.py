@@ -221,3 +221,15 @@ def test_checker_errors_exactly_when_the_engine_fails_a_cell(tmp_path_factory, s
     assert ("gap" in errors) == bool(holes), (errors, holes[:3])
     assert bool(errors & {"unique-overlap", "any-conflict"}) == bool(clashes), (errors, clashes[:3])
     rs.close()
+
+
+def test_rule_tests_of_every_policy_pass_and_cover_every_row():
+    """`tests/policies/`: one decision per hit policy, tested by `*.test.yaml` rule tests."""
+    from click.testing import CliRunner
+
+    from triage.cli import cli
+
+    folder = Path(__file__).parent / "policies"
+    res = CliRunner().invoke(cli, ["test", str(folder), "--coverage", "--fail-under", "100"])
+    assert res.exit_code == 0, res.stdout
+    assert [f.headline() for f in check_folder(folder).findings if f.severity == "error"] == []

@@ -19,7 +19,7 @@ from triage.analysis.findings import Finding, Report, from_rule_errors
 from triage.analysis.limits import check_limits
 from triage.analysis.space import decision_space_domain, decision_spaces
 from triage.errors import RuleSetErrors, ScheduleError
-from triage.rules.domains import Domain, undeclared
+from triage.rules.domains import TEMPORAL, Domain, temporal_text, undeclared
 from triage.rules.loader import SCHEDULE_FILE, load_ruleset
 
 REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
@@ -81,7 +81,7 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
         if schedule is None:
             return None
         on_shift = (lambda h: schedule.on_shift(_at_hour(h)))
-        return example_ticket(facts, ruleset.categories, on_shift)
+        return example_ticket(_as_ticket_fields(facts, ruleset.domains), ruleset.categories, on_shift)
 
     cells = regions = rows = 0
     for d in ruleset.decisions:
@@ -111,6 +111,17 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
                     "cells": cells if cells < 2**63 else float(cells), "regions": regions,
                     "seconds": round(time.perf_counter() - t0, 3), "loaded": True}
     return report
+
+
+def _as_ticket_fields(facts: dict[str, Any], domains: dict[str, Domain]) -> dict[str, Any]:
+    """Facts of the rule set's own under the extra fields they are read from, dates as text."""
+    out = {}
+    for name, v in facts.items():
+        dom = domains.get(name)
+        if dom is not None and dom.type in TEMPORAL and isinstance(v, int):
+            v = temporal_text(dom.type, v)
+        out[dom.source if dom is not None and dom.source else name] = v
+    return out
 
 
 def _at_hour(h: int) -> Any:
