@@ -289,3 +289,27 @@ def test_check_examples_give_own_facts_as_the_ticket_fields_they_come_from(own_r
     [gap] = [f for f in report.findings if f.code == "gap"]
     assert gap.example["contract_end"] == "2026-12-23"  # the first day no row takes
     assert gap.example_ticket["contract"]["end"] == "2026-12-23"
+
+
+def test_explain_lists_every_row_a_multiple_hit_decision_collected(own_rules):
+    from triage import Triage
+    from triage.explain import explain, render_text
+
+    (own_rules / "offers.yaml").write_text(
+        "decision: offers\nhit_policy: rule_order\nrules:\n"
+        "  - {id: renew-early, when: {contract_end: {'<': 2027-01-01}}, then: renew}\n"
+        "  - {id: any-billing, when: {category: billing}, then: discount}\n"
+        "  - {id: enterprise, when: {customer_tier: enterprise}, then: call}\n")
+    t = Triage(rules=own_rules, model=False)
+    e = explain(t, ticket(contract={"end": "2026-12-01"}))
+    [offers] = [d for d in e["decisions"] if d["decision"] == "offers"]
+    assert offers["value"] == ["renew", "discount"]
+    assert [r["rule_id"] for r in offers["decided_by"]] == ["renew-early", "any-billing"]
+    text = render_text(e)
+    assert "offers = [renew, discount]  (hit policy rule_order)" in text
+    assert "2 rows matched (in row order):" in text
+    none = explain(t, ticket(contract={"end": "2027-06-01"}, category="security"))
+    [offers] = [d for d in none["decisions"] if d["decision"] == "offers"]
+    assert offers["value"] == [] and offers["decided_by"] == []
+    assert "no row matched: hit policy rule_order answers []" in render_text(none)
+    t.close()

@@ -127,7 +127,7 @@ def render_text(e: dict[str, Any]) -> str:
         lines.append(f"{d['decision']} = {value_text(d['value'])}" + (
             f"  (hit policy {d['hit_policy']})" if d["hit_policy"] != "first" else ""))
         if not d["decided_by"]:
-            lines.append("  no row matched: the answer of no match")
+            lines.append(f"  no row matched: hit policy {d['hit_policy']} answers {value_text(d['value'])}")
         if len(d["decided_by"]) > 1:  # collect, rule_order, output_order, any: in the order used
             how = {"any": "the matching rows agree", "output_order": "in the order of `values`"}.get(
                 d["hit_policy"], f"aggregate {d.get('aggregate') or 'list'}" if d["hit_policy"] == "collect"
