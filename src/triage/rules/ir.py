@@ -24,7 +24,7 @@ class Cmp:
     field: str
     op: str
     value: Any
-    text: str | None = field(default=None, compare=False)  # the literal as written (a date: its integer)
+    text: str | None = field(default=None, compare=False)  # a date's literal as written; `value` is its integer
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,6 @@ class ConditionParser:
         self.allow_unanalysable = allow_unanalysable
         self.fields: set[str] = set()
         self.uses_match = False
-        self.uses_fact_ref = False
 
     def error(self, reason: str, line: int | None) -> RuleFileError:
         return RuleFileError(reason, file=self.file, line=line, rule_id=self.rule_id)
@@ -270,8 +269,8 @@ class ConditionParser:
         text = None
         if domain.type in TEMPORAL:
             try:
-                text = temporal_text(domain.type, temporal_value(domain.type, value))
                 value = temporal_value(domain.type, value)
+                text = temporal_text(domain.type, value)
             except ValueError as exc:
                 raise self.error(f"{domain.name} is a {domain.type}: {exc}", line) from None
         problem = domain.literal_problem(value, op)
@@ -290,7 +289,8 @@ class ConditionParser:
             raise self.error(f"{domain.name} {op}: unknown field {other!r}{self.suggest_field(other)}", line)
         if other == domain.name:
             raise self.error(f"{domain.name} {op}: compares the field with itself", line)
-        if domain.declared and odom.declared and domain.type in TEMPORAL + ("enum",) \
+        typed = TEMPORAL + ("enum",)  # a date is no number, nor one enumeration another's
+        if domain.declared and odom.declared and (domain.type in typed or odom.type in typed) \
                 and odom.type != domain.type:
             raise self.error(f"{domain.name} ({domain.type}) cannot be compared with {other} ({odom.type})", line)
         shared = [tc for tc in domain.type_classes if tc in odom.type_classes]
@@ -300,7 +300,6 @@ class ConditionParser:
             raise self.error(f"{domain.name} ({domain.type}) and {other} ({odom.type}) have no values "
                              f"that `{op}` compares", line)
         self.fields.add(other)
-        self.uses_fact_ref = True
         items = tuple(FieldCmp(domain.name, op, other, tc) for tc in shared)
         return items[0] if len(items) == 1 else Or(items)
 
