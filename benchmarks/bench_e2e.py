@@ -110,30 +110,27 @@ def stage_costs(tr, policy: PlainPolicy, given: list[dict]) -> list[dict]:
     raw = [orjson.dumps(t) for t in given]
     tickets = [parse_ticket(t) for t in given]
     sched, rs = tr.schedule, tr.ruleset
-    facts = [ticket_facts(t, t.category, None, "given", sched.on_shift(t.created_at)) for t in tickets]
-    decide = getattr(rs, "decide", None) or (lambda f: rs.evaluate(f, "durable"))
+    facts = [tr.facts_of(t, t.category) for t in tickets]
+    decide = rs.decide
     for f in facts:
         decide(f)  # the facts now hold every decision's value
-    dicts = [d.to_dict() for d in tr.route_batch(given)]
+    dicts = tr.route_dicts(given)
 
     def steps():
         yield "orjson.loads (a JSON line)", lambda: [orjson.loads(r) for r in raw]
         yield "parse_ticket (pydantic validation)", lambda: [parse_ticket(t) for t in given]
         from triage.fastticket import read_fast
         yield "read_fast (validation + facts, the batch path)", lambda: [read_fast(t) for t in given]
-        yield "ticket_facts + on_shift", lambda: [ticket_facts(t, t.category, None, "given",
-                                                               sched.on_shift(t.created_at)) for t in tickets]
+        yield "facts of a pydantic ticket (Triage.facts_of)", lambda: [tr.facts_of(t, t.category) for t in tickets]
         yield "rules: the router's hot path (RuleSet.decide)", lambda: [decide(f) for f in facts]
         yield "Schedule.response_due", lambda: [sched.response_due(t.created_at, f["priority"], f["region"])
                                                 for t, f in zip(tickets, facts)]
         yield "schedule.iso", lambda: [iso(t.created_at) for t in tickets]
         from triage.decision import Decision
-        if hasattr(Decision, "from_dict"):
-            yield "Decision.from_dict", lambda: [Decision.from_dict(d) for d in dicts]
+        yield "Decision.from_dict", lambda: [Decision.from_dict(d) for d in dicts]
         yield "orjson.dumps (a decision dict)", lambda: [orjson.dumps(d) for d in dicts]
-        if hasattr(tr, "route_batch_dicts"):
-            yield "route_batch_dicts (whole path, dicts out)", lambda: tr.route_batch_dicts(given)
-        yield "route_batch (whole path, Decision objects out)", lambda: tr.route_batch(given)
+        yield "route_dicts (whole path, dicts out)", lambda: tr.route_dicts(given)
+        yield "route_many (whole path, Decision objects out)", lambda: list(tr.route_many(given))
         yield "whole plain baseline (facts, rules, schedule, dict)", \
             lambda: [policy.route(t, t["category"], None, "given") for t in given]
 

@@ -37,7 +37,6 @@ TARGET = 0.5
 
 
 def build_facts(n: int) -> tuple[list[dict], object]:
-    from triage.facts import ticket_facts
     from triage.router import Triage
     from triage.ticket import parse_ticket
 
@@ -45,7 +44,7 @@ def build_facts(n: int) -> tuple[list[dict], object]:
     facts = []
     for d in given_tickets(n, seed=7):
         t = parse_ticket(d)
-        facts.append(ticket_facts(t, t.category, None, "given", tr.schedule.on_shift(t.created_at)))
+        facts.append(tr.facts_of(t, t.category))
     return facts, tr.schedule
 
 
@@ -95,22 +94,22 @@ def main() -> int:
     n, n_slow, rounds = (5_000, 500, 3) if quick else (20_000, 1_000, 5)
     m = machine()
     print_machine(m)
-    from triage.rules.ruleset import RuleSet
+    from triage.facts import load_rules
 
     t0 = time.perf_counter()
     facts, _ = build_facts(n)
     print(f"{n:,} fact sets built in {time.perf_counter() - t0:.1f} s", flush=True)
     slow = facts[:n_slow]
 
-    rs = RuleSet.load(ROOT / "rules")
+    rs = load_rules(ROOT / "rules")
     project, project_answers, project_label = project_path(rs)
-    rs_uncached = RuleSet.load(ROOT / "rules")
+    rs_uncached = load_rules(ROOT / "rules")
     durable_uncached = uncached(rs_uncached)
-    rs_interp = RuleSet.load(ROOT / "rules")
+    rs_interp = load_rules(ROOT / "rules")
     floor, floor_src = compile_floor(rs)
 
     # Cold: a fresh cache deciding every cell once, then hits.
-    rs_cold = RuleSet.load(ROOT / "rules")
+    rs_cold = load_rules(ROOT / "rules")
     cold, _, _ = project_path(rs_cold)
     t0 = time.perf_counter()
     for f in facts:
@@ -175,7 +174,7 @@ def main() -> int:
         rows.append([name, f"{r['rate_per_s']:,.0f}", f"{1e6 / r['rate_per_s']:.2f}",
                      f"{ratio_rounds(r, floor_r):.3f}×", f"{r['cpu_rate_per_s']:,.0f}",
                      f"{ratio_rounds(r, floor_r, 'cpu_rates_per_s'):.3f}×", f"{r['items_per_round']:,}"])
-    prof = profile_rules(RuleSet.load(ROOT / "rules"), facts[: min(n, 20_000)])
+    prof = profile_rules(load_rules(ROOT / "rules"), facts[: min(n, 20_000)])
 
     data = {"name": NAME, "quick": quick, "machine": m, "tickets": n, "tickets_slow_contenders": n_slow,
             "rounds": rounds, "results": res, "project_over_floor": ratio, "project_over_floor_cpu": ratio_cpu,

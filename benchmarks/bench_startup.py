@@ -37,9 +37,9 @@ marks = {}
 t0 = t()
 import triage.router
 marks["import triage.router"] = t() - t0
-from triage.rules.ruleset import RuleSet
+from triage.facts import load_rules
 from triage.schedule import Schedule
-s = t(); rs = RuleSet.load(sys.argv[1]); marks["RuleSet.load (YAML, pydantic, IR)"] = t() - s
+s = t(); rs = load_rules(sys.argv[1]); marks["RuleSet.load (YAML, pydantic, IR)"] = t() - s
 s = t(); sch = Schedule.load(rs.folder / "schedule.yaml"); marks["Schedule.load"] = t() - s
 s = t(); rs.engine; marks["durable_rules engine (create rulesets)"] = t() - s
 if sys.argv[2]:

@@ -110,6 +110,8 @@ def decide(ticket: dict) -> dict:
         third = f"cloud:{provider}"
     elif tier == "NSS" and cat == "hardware_fault":
         third = "datacentre-operator"
+    elif tier == "NSS" and cat in ("degraded_performance", "bgp_routing") and svc.get("carrier"):
+        third = f"backbone:{svc['carrier']}"
     else:
         third = None
 

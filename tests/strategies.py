@@ -43,6 +43,7 @@ def tickets(draw, with_category: bool = True, text=st.text(max_size=80)) -> dict
         "service": {
             "product": draw(st.sampled_from(["port", "vxc", "mcr", "mve", "ix", "none", None])),
             "cloud_provider": draw(st.sampled_from(["aws", "azure", "gcp", "oracle", "ibm", "other", "none", None])),
+            "carrier": draw(st.sampled_from([None, "zayo", "lumen", "telia"])),
         },
         "reported_severity": draw(st.sampled_from([None, 1, 2, 3, 4])),
         "affected_customers": draw(st.integers(1, 12)),

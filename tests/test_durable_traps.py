@@ -13,7 +13,7 @@ from conftest import RULES
 from strategies import tickets
 from test_rule_files import folder
 from triage import Triage
-from triage.rules.loader import load_ruleset
+from triage.facts import load_rules
 
 
 def test_no_background_threads_are_started():
@@ -43,7 +43,7 @@ def test_absence_tests_do_not_match_the_session_state(tmp_path, evaluator):
     """The session's state is itself a message; a bare null test must not fire on it."""
     d = folder(tmp_path, {"t.yaml": "decision: t\nhit_policy: collect\naggregate: count\n"
                                     "rules:\n  - {id: a, when: {reported_severity: null}, then: 1}\n"})
-    rs = load_ruleset(d)
+    rs = load_rules(d)
     assert rs.evaluate({"reported_severity": None}, evaluator)["t"].value == 1
     assert rs.evaluate({"reported_severity": 2}, evaluator)["t"].value == 0
 
@@ -60,7 +60,7 @@ rules:
   - {id: zero, when: {extra.flag: 0}, then: zero}
   - {id: less, when: {extra.code: {"<": 6}}, then: less}
 """})
-    rs = load_ruleset(d)
+    rs = load_rules(d)
     assert rs.evaluate({"extra.code": 5}, evaluator)["t"].value == ["five", "less"]
     assert rs.evaluate({"extra.code": "5"}, evaluator)["t"].value == ["text-five"]
     assert rs.evaluate({"extra.flag": False}, evaluator)["t"].value == ["false"]
@@ -72,7 +72,7 @@ def test_small_and_large_floats_do_not_break_the_engine(tmp_path, evaluator):
     """json.dumps(1e-05) is '1e-05', which durable_rules rejects: numbers go as scaled integers."""
     d = folder(tmp_path, {"t.yaml": "decision: t\nrules:\n  - {id: low, when: {confidence: {'<': 0.5}}, then: low}\n"
                                     "  - {id: big, when: {extra.n: {'>': 1000000}}, then: big}\ndefault: other\n"})
-    rs = load_ruleset(d)
+    rs = load_rules(d)
     assert rs.evaluate({"confidence": 1e-05}, evaluator)["t"].value == "low"
     assert rs.evaluate({"confidence": 0.9, "extra.n": 1e20}, evaluator)["t"].value == "big"
     assert rs.evaluate({"confidence": 0.9, "extra.n": 1e-9}, evaluator)["t"].value == "other"
@@ -100,7 +100,7 @@ rules:
   - {id: dot, unanalysable: true, when: {location: {matches: "FRA[.]DC1"}}, then: dot}
   - {id: wild, unanalysable: true, when: {location: {matches: "a.b"}}, then: wild}
 """})
-    rs = load_ruleset(d)
+    rs = load_rules(d)
     expected = {"FRA-DC1": ["fra", "dc"], "FRA-DC12": ["dc"], "LON-EQ4": ["dc"], "FRA.DC1": ["dot"],
                 "a\nb": []}
     for value in REGEX_CASES:

@@ -43,16 +43,16 @@ def test_human_output_deciding_row_first_then_why_not():
 
 
 def test_decisions_are_explained_in_evaluation_order():
-    from triage.rules.loader import load_ruleset
+    from triage.facts import load_rules
 
     res = explain(TICKET, "--json")
     data = json.loads(res.stdout)
-    assert [d["decision"] for d in data["decisions"]] == list(load_ruleset(RULES).decision_names)
+    assert [d["decision"] for d in data["decisions"]] == list(load_rules(RULES).decision_names)
 
 
 def test_json_why_not_names_every_earlier_row_with_its_failed_condition():
     from triage.rules.interpreter import holds
-    from triage.rules.loader import load_ruleset
+    from triage.facts import load_rules
 
     t = dict(TICKET, category="maintenance", reported_severity=3, customer={"partner_id": "P-9"})
     data = json.loads(explain(t, "--json").stdout)
@@ -60,7 +60,7 @@ def test_json_why_not_names_every_earlier_row_with_its_failed_condition():
     p = by["priority"]
     assert p["value"] == "P4" and p["decided_by"] == [
         {"rule_id": "default", "file": p["file"], "line": 53, "then": "P4", "value": "P4"}]
-    rs = load_ruleset(RULES)
+    rs = load_rules(RULES)
     assert [n["rule_id"] for n in p["not_matched"]] == [r.id for r in rs.decision("priority").rows]
     sev = next(n for n in p["not_matched"] if n["rule_id"] == "maintenance-severe")
     assert sev["failed"] == "reported_severity <= 2" and sev["actual"] == {"reported_severity": 3}
@@ -78,7 +78,7 @@ def test_json_why_not_names_every_earlier_row_with_its_failed_condition():
 
 def test_model_top_three_and_threshold():
     from triage import Triage
-    from triage.explain import explain as build, render_text
+    from triage.explain import render_text
 
     class Stub:
         version = "stub-1"
@@ -90,7 +90,7 @@ def test_model_top_three_and_threshold():
             return [SimpleNamespace(category="unknown", confidence=0.42, top=top) for _ in texts]
 
     t = Triage(rules=RULES, model=Stub())
-    e = build(t, {"id": "T-9", "subject": "alles kaputt", "created_at": "2026-11-23T09:00:00Z"})
+    e = t.explain({"id": "T-9", "subject": "alles kaputt", "created_at": "2026-11-23T09:00:00Z"})
     assert e["category"]["threshold"] == 0.5 and e["category"]["needs_review"] is True
     assert [x["category"] for x in e["category"]["top"]] == ["service_down", "degraded_performance", "bgp_routing"]
     text = render_text(e)

@@ -23,7 +23,7 @@ from conftest import RULES
 from triage.analysis.checker import check_folder
 from triage.errors import RuleSetErrors, TicketError
 from triage.rules.domains import temporal_text, temporal_value
-from triage.rules.loader import load_ruleset
+from triage.facts import load_rules as load_ruleset
 
 FACTS = """facts:
   due: {type: date, from: extra.contract.end}
@@ -232,8 +232,9 @@ def test_own_facts_route_from_the_tickets_extra_fields(own_rules, contract, used
     t = Triage(rules=own_rules, model=False)
     extra = {"contract": contract} | ({} if used is None else {"seats_used": used})
     assert t.route(ticket(**extra)).outputs["renewal"] == want  # the fast path
-    assert t.route_detailed(ticket(**extra)).decision.outputs["renewal"] == want  # the full one
-    assert t.route_detailed(ticket(**extra), "python").decision.outputs["renewal"] == want
+    traced = t.trace(ticket(**extra))  # the full reader
+    assert traced.decision.outputs["renewal"] == want
+    assert t.ruleset.evaluate(dict(traced.facts), "python")["renewal"].value == want
     t.close()
 
 
@@ -247,7 +248,7 @@ def test_invalid_own_facts_are_ticket_errors_naming_the_field(own_rules, contrac
     from triage import Triage
 
     t = Triage(rules=own_rules, model=False)
-    for route in (t.route, t.route_detailed):
+    for route in (t.route, t.trace):
         with pytest.raises(TicketError) as exc:
             route(ticket(contract=contract))
         assert exc.value.problems[0][0] == field and reason in exc.value.problems[0][1]
@@ -257,10 +258,10 @@ def test_invalid_own_facts_are_ticket_errors_naming_the_field(own_rules, contrac
 
 def test_explain_shows_dates_as_written(own_rules):
     from triage import Triage
-    from triage.explain import explain, render_text
+    from triage.explain import render_text
 
     t = Triage(rules=own_rules, model=False)
-    text = render_text(explain(t, ticket(contract={"end": "2027-06-30"})))
+    text = render_text(t.explain(ticket(contract={"end": "2027-06-30"})))
     assert "contract_end < 2026-11-23: actual 2027-06-30" in text
     t.close()
 
@@ -293,7 +294,7 @@ def test_check_examples_give_own_facts_as_the_ticket_fields_they_come_from(own_r
 
 def test_explain_lists_every_row_a_multiple_hit_decision_collected(own_rules):
     from triage import Triage
-    from triage.explain import explain, render_text
+    from triage.explain import render_text
 
     (own_rules / "offers.yaml").write_text(
         "decision: offers\nhit_policy: rule_order\nrules:\n"
@@ -301,14 +302,14 @@ def test_explain_lists_every_row_a_multiple_hit_decision_collected(own_rules):
         "  - {id: any-billing, when: {category: billing}, then: discount}\n"
         "  - {id: enterprise, when: {customer_tier: enterprise}, then: call}\n")
     t = Triage(rules=own_rules, model=False)
-    e = explain(t, ticket(contract={"end": "2026-12-01"}))
+    e = t.explain(ticket(contract={"end": "2026-12-01"}))
     [offers] = [d for d in e["decisions"] if d["decision"] == "offers"]
     assert offers["value"] == ["renew", "discount"]
     assert [r["rule_id"] for r in offers["decided_by"]] == ["renew-early", "any-billing"]
     text = render_text(e)
     assert "offers = [renew, discount]  (hit policy rule_order)" in text
     assert "2 rows matched (in row order):" in text
-    none = explain(t, ticket(contract={"end": "2027-06-01"}, category="security"))
+    none = t.explain(ticket(contract={"end": "2027-06-01"}, category="security"))
     [offers] = [d for d in none["decisions"] if d["decision"] == "offers"]
     assert offers["value"] == [] and offers["decided_by"] == []
     assert "no row matched: hit policy rule_order answers []" in render_text(none)

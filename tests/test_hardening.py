@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 
 from conftest import RULES
 from test_cli_route import random_tickets
+
+from triage.ticket import parse_ticket
 from triage import Decision, RuleSetErrors, TicketError, Triage, TriageError
 from triage.cli import cli
 from triage.defaults import default_model_dir
@@ -240,8 +242,10 @@ rules:
     ticket = {**GOOD, "category": "billing", **{f"k{i}": i for i in range(1000)},
               "deep": {"a": {"b": {"c": {"d": {"e": True, "z": 1}}}}}}
     assert t.route(ticket).outputs["flags"] == ["k999", "deep"]
-    routed = t.route_detailed(ticket, evaluator="python")
+    routed = t.trace(ticket)
     assert routed.decision.outputs["flags"] == ["k999", "deep"]
+    facts = t.facts_of(parse_ticket(ticket), "billing")
+    assert t.ruleset.evaluate(facts, "python")["flags"].value == ["k999", "deep"]
     others = [k for k in routed.facts if k.startswith("extra.") and k not in ("extra.k999", "extra.deep.a.b.c.d.e")]
     assert "extra.deep.a.b.c.d.z" not in routed.facts  # beside a named field, the bounds still hold
     assert len(others) == 64  # the rest: at most 64, in key order (README, "Facts rules can read")
@@ -296,8 +300,9 @@ def test_odd_strings_in_tickets_route_alike_on_both_evaluators(odd_ruleset, note
     except TicketError as exc:  # only a lone surrogate is refused, naming its field
         assert "\ud800" in note + location and "lone surrogate" in str(exc)
         return
-    assert cached == odd_ruleset.route_detailed(ticket, evaluator="python").decision.outputs["odd"]
-    assert cached == odd_ruleset.route_detailed(ticket, evaluator="durable").decision.outputs["odd"]
+    facts = odd_ruleset.facts_of(parse_ticket(ticket), "billing")
+    assert cached == odd_ruleset.ruleset.evaluate(dict(facts), "python")["odd"].value
+    assert cached == odd_ruleset.ruleset.evaluate(dict(facts), "durable")["odd"].value
 
 
 # --- tickets: random and hostile bytes through the command line --------------------

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from triage.analysis.checker import check_folder
 from triage.analysis.space import decision_spaces
 from triage.rules.interpreter import matching_rows
-from triage.rules.loader import load_ruleset
+from triage.facts import load_rules as load_ruleset
 from triage.rules.ruleset import RuleEvaluationError, no_match
 
 FACTS = """facts:
@@ -115,6 +115,21 @@ def test_single_hit_tables_may_answer_null_by_default(tmp_path, policy):
     assert all_three(rs, {"n": 1}) is None
     assert all_three(rs, {"n": 6}) == "B"
     assert [f.code for f in check_folder(d).findings if f.severity == "error"] == []
+
+
+def test_decisions_sharing_a_field_with_different_cut_points_share_no_coarse_cell(tmp_path):
+    """The cache computes a field's cell once for all decisions: cut at all their points."""
+    d = table(tmp_path, "hit_policy: first", "rules:\n  - {id: big, when: {n: {'>=': 5}}, then: big}\n",
+              "default: small\n")
+    (d / "y.yaml").write_text("decision: y\nrules:\n  - {id: low, when: {n: {'<': 3}}, then: low}\n"
+                              "  - {id: mid, when: {n: {'<': 7}}, then: mid}\ndefault: high\n")
+    rs = load_ruleset(d)
+    for n, want in [(0, "low"), (4, "mid"), (8, "high"), (2, "low"), (6, "mid")]:
+        for given in (frozenset(), frozenset({"x"})):  # `decide` and `decide_given` (rule tests)
+            facts = {"n": n, "x": "small"}
+            rs.decide(facts, given=given)
+            assert facts["y"] == want == rs.evaluate({"n": n})["y"].value, (n, given)
+    rs.close()
 
 
 # --- no match: the checker and the engine agree, cell by cell ---------------------------

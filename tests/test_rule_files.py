@@ -8,8 +8,8 @@ import pytest
 
 from conftest import RULES
 from triage import RuleSetErrors, Triage
-from triage.rules.loader import load_ruleset
-from triage.rules.ruleset import RuleEvaluationError
+from triage.facts import load_rules
+from triage.errors import RuleEvaluationError
 
 SCHEDULE = (RULES / "schedule.yaml").read_text()
 FACTS = (RULES / "facts.yaml").read_text()
@@ -26,7 +26,7 @@ def folder(tmp_path: Path, files: dict[str, str]) -> Path:
 
 def errors_of(path: Path) -> list:
     with pytest.raises(RuleSetErrors) as exc:
-        load_ruleset(path)
+        load_rules(path)
     return exc.value.errors
 
 
@@ -77,11 +77,11 @@ def test_decisions_are_ordered_by_dependency(tmp_path):
         "a_last.yaml": "decision: a_last\nrules:\n  - id: x\n    then: '{z_first}!'\n",
         "z_first.yaml": "decision: z_first\nrules:\n  - id: x\n    then: 'z'\n",
     })
-    assert load_ruleset(d).decision_names == ("z_first", "a_last")
+    assert load_rules(d).decision_names == ("z_first", "a_last")
 
 
 def _eval(d: Path, facts: dict, evaluator: str):
-    rs = load_ruleset(d)
+    rs = load_rules(d)
     return rs.evaluate(dict(facts), evaluator)
 
 
@@ -149,14 +149,14 @@ default: "none"
 def test_ruleset_version_is_a_content_hash(tmp_path):
     a = tmp_path / "a"
     shutil.copytree(RULES, a)
-    v1 = load_ruleset(a).version
-    assert v1 == load_ruleset(RULES).version and v1.startswith("sha256:")
+    v1 = load_rules(a).version
+    assert v1 == load_rules(RULES).version and v1.startswith("sha256:")
     (a / "tests").mkdir(exist_ok=True)
     (a / "tests" / "x.test.yaml").write_text("cases: []\n")
-    assert load_ruleset(a).version == v1  # tests do not change the rule set
+    assert load_rules(a).version == v1  # tests do not change the rule set
     text = (a / "tier.yaml").read_text().replace("then: OpsEng", "then: NSS", 1)
     (a / "tier.yaml").write_text(text)
-    assert load_ruleset(a).version != v1
+    assert load_rules(a).version != v1
 
 
 def test_triage_refuses_rule_set_without_required_decisions(tmp_path):

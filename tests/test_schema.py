@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import RULES
 from triage.cli import cli
 from triage.cli.schema_cmd import schema_text
-from triage.rules.loader import rule_files
+from triage.rules.layout import rule_files
 from triage.ruletests.runner import find_test_files
 
 RULE_SCHEMA = RULES / "rule-file.schema.json"

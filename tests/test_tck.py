@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from triage.analysis.checker import check_folder
 from triage.cli import cli
-from triage.rules.loader import load_ruleset
+from triage.facts import load_rules as load_ruleset
 from triage.rules.ruleset import RuleEvaluationError
 
 TCK = Path(__file__).parent / "tck"

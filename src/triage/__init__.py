@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Triage", "Ticket", "Decision", "Handoff", "parse_ticket", "TriageError", "TicketError",
-           "RuleFileError", "RuleSetErrors", "ModelError", "NoModelError", "RuleSet", "Schedule"]
+__all__ = ["Triage", "Ticket", "Decision", "Handoff", "parse_ticket", "RuleSet", "Schedule", "load_rules",
+           "TriageError", "TicketError", "RuleFileError", "RuleSetErrors", "RuleEvaluationError", "RuleTestFileError",
+           "CorrelationFileError", "EngineError", "ScheduleError", "ModelError", "NoModelError", "InputError",
+           "ResumeError", "DaskUnavailable"]
 
 _EXPORTS = {
     "Triage": "triage.router", "Ticket": "triage.ticket", "parse_ticket": "triage.ticket",
     "Decision": "triage.decision", "Handoff": "triage.decision", "RuleSet": "triage.rules.ruleset",
-    "Schedule": "triage.schedule", "TriageError": "triage.errors", "TicketError": "triage.errors",
-    "RuleFileError": "triage.errors", "RuleSetErrors": "triage.errors", "ModelError": "triage.errors",
-    "NoModelError": "triage.errors",
+    "Schedule": "triage.schedule", "load_rules": "triage.facts",
+    **{name: "triage.errors" for name in __all__ if name.endswith(("Error", "Errors")) or name == "DaskUnavailable"},
 }
 
 

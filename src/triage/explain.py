@@ -1,9 +1,10 @@
 """Why one ticket got its decision: the deciding row of each decision and, for every
 earlier row, the first condition that failed with the actual value ("why not").
 
-Built on `Triage.route_detailed` (the same route as production) and the reference
-interpreter's `first_failure`; `render_text` prints it for people, `explain` returns
-plain data for tools (`triage explain --json`).
+Built on `Triage.trace`: the production path (the same facts, the same cell cache),
+plus the reference interpreter's `first_failure` for each row that did not decide;
+`render_text` prints it for people, `explain` returns plain data for tools
+(`triage explain --json`).
 """
 from __future__ import annotations
 
@@ -56,39 +57,38 @@ def _why_not(row: Row, facts: dict[str, Any], shown: dict[str, Any]) -> dict[str
             "text": f"{failed}: {actual_text(leaf, shown)}"}
 
 
-def explain(triage: Any, ticket: Any) -> dict[str, Any]:
-    """The explanation of one ticket's decision; raises `TicketError` for invalid input."""
-    routed = triage.route_detailed(ticket)
-    facts, results, decision = routed.facts, routed.results, routed.decision
+def explain(triage: Any, traced: Any) -> dict[str, Any]:
+    """The explanation of one traced decision (`Triage.trace`; `Triage.explain` calls this)."""
+    facts, decision = traced.facts, traced.decision
     model = getattr(triage, "model", None)
     category = {
         "value": decision.category, "source": decision.category_source, "confidence": decision.confidence,
         "needs_review": decision.needs_review,
         "threshold": getattr(model, "threshold", None) if decision.category_source == "model" else None,
-        "top": [{"category": c, "probability": round(float(p), 4)} for c, p in (routed.top or ())[:3]],
+        "top": [{"category": c, "probability": round(float(p), 4)} for c, p in (traced.top or ())[:3]],
     }
     decisions = []
     shown = _shown(facts, triage.ruleset.domains)
     for d in triage.ruleset.decisions:
-        res = results[d.name]
+        rows = triage.ruleset.rows_of(d.name, decision.rules[d.name])
         matched = set(matching_rows(d, facts))
-        deciders = [d.rows[i] for i in res.rows]
+        deciders = [d.rows[i] for i in rows]
         if d.hit_policy == "first":
-            stop = res.rows[0] if res.rows else len(d.rows)
+            stop = rows[0] if rows else len(d.rows)
             earlier = [r for r in d.rows[:stop]]
         else:
             earlier = [r for r in d.rows if r.index not in matched]
         # Multiple-hit policies answer no match themselves ([], 0, null): no row, no default.
         answered = not deciders and d.hit_policy in MULTI_HIT and not d.has_default
         entry: dict[str, Any] = {
-            "decision": d.name, "value": res.value, "hit_policy": d.hit_policy, "file": d.file,
+            "decision": d.name, "value": facts[d.name], "hit_policy": d.hit_policy, "file": d.file,
             "decided_by": [_row(d, r, facts) for r in deciders] or ([] if answered else [_row(d, None, facts)]),
             "not_matched": [_why_not(r, facts, shown) for r in earlier],
         }
         if d.aggregate:
             entry["aggregate"] = d.aggregate
         if d.hit_policy == "priority":
-            entry["outranked"] = [_row(d, d.rows[i], facts) for i in sorted(matched) if i not in res.rows]
+            entry["outranked"] = [_row(d, d.rows[i], facts) for i in sorted(matched) if i not in rows]
         decisions.append(entry)
     sched = triage.schedule
     target = sched.response.get(decision.priority)

@@ -1,144 +1,46 @@
-"""The common ticket read straight into facts, for the batch hot path.
+"""The common ticket read straight into its fact values, for the batch hot path.
 
 Validating a ticket with pydantic and then reading its facts costs more than deciding
 it once the rules are cached by cell. A ticket as JSON sends it (exact types, an ISO
-time with `Z` or `+HH:MM`, known enum values, text that is Unicode) is checked here by
-hand and turned into its facts in one pass; anything else, valid or not, gives None and
+time with `Z` or `+HH:MM`, known enum values, text that is Unicode) is checked here and
+turned into its fact values in one pass; anything else, valid or not, gives None and
 takes the pydantic path, which stays the definition of a valid ticket and of its errors.
-`tests/test_fastticket.py` holds the two equal under hypothesis: whenever `read_fast`
-accepts, pydantic accepts too and `ticket_facts` gives the same facts, id, time and text.
+
+The checks are not written by hand: one straight-line function is generated from
+`facts.TICKET_FACTS` (the `Ticket` model's schema), so a field added to the model is
+checked here too. `tests/test_fastticket.py` holds the two readers equal under
+hypothesis: whenever `read_fast` accepts, pydantic accepts too with the same facts.
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, NamedTuple, get_args
+from typing import Any, Callable, NamedTuple
 
-from triage.facts import extra_facts
-from triage.rules.domains import quantise
-from triage.ticket import (
-    MAX_CREATED,
-    MIN_CREATED,
-    SURROGATE,
-    Channel,
-    CloudProvider,
-    Customer,
-    CustomerTier,
-    Product,
-    Region,
-    Service,
-    Ticket,
-    lone_surrogate,
-)
+from triage.facts import TICKET_FACTS, TICKET_OBJECTS, extra_facts
+from triage.ticket import MAX_CREATED, MIN_CREATED, SURROGATE, lone_surrogate
 
 # ISO times that Python's `fromisoformat` and pydantic read alike (the tests hold them to it).
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
                   r"(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)")
-_TICKET_FIELDS = frozenset(Ticket.model_fields)
-_CUSTOMER_FIELDS = frozenset(Customer.model_fields)
-_SERVICE_FIELDS = frozenset(Service.model_fields)
-_CHANNELS = frozenset(get_args(Channel))
-_TIERS = frozenset(get_args(CustomerTier))
-_REGIONS = frozenset(get_args(Region))
-_PRODUCTS = frozenset(get_args(Product))
-_CLOUDS = frozenset(get_args(CloudProvider))
 _UTC = timezone.utc
-_EMPTY: dict[str, Any] = {}
 
 
 class FastTicket(NamedTuple):
-    """What the hot path needs of a valid ticket: `facts` lacks only what deciding adds
-    (category, its source and confidence, the shift on), which `facts_for` fills in."""
+    """What the hot path needs of a valid ticket: `values` in `TICKET_FACTS` order and
+    `extras` its flattened extra fields, for `facts.make_facts`."""
 
     id: str
     created_at: datetime
     category: str | None
     subject: str | None
     body: str | None
-    facts: dict[str, Any]
+    values: tuple[Any, ...]
+    extras: dict[str, Any]
 
     @property
     def text(self) -> str:
         return f"{self.subject or ''}\n{self.body or ''}"
-
-
-def facts_for(t: FastTicket, category: str, confidence: float | None, source: str,
-              shift_region: str) -> dict[str, Any]:
-    """The ticket's facts as `facts.ticket_facts` gives them."""
-    f = t.facts.copy()
-    f["category"] = category
-    f["category_source"] = source
-    f["confidence"] = None if confidence is None else quantise(float(confidence))
-    f["shift_region"] = shift_region
-    return f
-
-
-def read_fast(data: dict[Any, Any], wanted: frozenset[str] = frozenset()) -> FastTicket | None:
-    """`data` read as a valid ticket with its facts, or None when pydantic must decide.
-
-    `wanted`: the extra fields the rule set reads (see `facts.extra_facts`)."""
-    get = data.get
-    tid, subject, body, category, status = get("id"), get("subject"), get("body"), get("category"), \
-        get("status", "new")
-    if (type(tid) is not str or not 0 < len(tid) <= 512 or type(status) is not str
-            or not (subject is None or type(subject) is str) or not (body is None or type(body) is str)
-            or not (category is None or type(category) is str)):
-        return None
-    if category is None and not (subject and not subject.isspace()) and not (body and not body.isspace()):
-        return None
-    created = _utc(get("created_at"))
-    channel = get("channel", "email")
-    if created is None or type(channel) is not str or channel not in _CHANNELS:
-        return None
-    severity, customers, services, level = get("reported_severity"), get("affected_customers", 1), \
-        get("affected_services", 1), get("escalation_level", 0)
-    if (not (severity is None or (type(severity) is int and 1 <= severity <= 4))
-            or type(customers) is not int or not 1 <= customers <= 10**9
-            or type(services) is not int or not 0 <= services <= 10**9
-            or type(level) is not int or not 0 <= level <= 1000):
-        return None
-    c = get("customer")
-    c = _EMPTY if c is None else c
-    if type(c) is not dict or not c.keys() <= _CUSTOMER_FIELDS:
-        return None
-    account, tier, home, partner = c.get("account_id"), c.get("tier", "standard"), c.get("home_region"), \
-        c.get("partner_id")
-    if (not (account is None or type(account) is str) or type(tier) is not str or tier not in _TIERS
-            or not (home is None or (type(home) is str and home in _REGIONS))
-            or not (partner is None or type(partner) is str)):
-        return None
-    s = get("service")
-    s = _EMPTY if s is None else s
-    if type(s) is not dict or not s.keys() <= _SERVICE_FIELDS:
-        return None
-    product, service_id, location, cloud = s.get("product"), s.get("service_id"), s.get("location"), \
-        s.get("cloud_provider")
-    product = "none" if product is None else product
-    cloud = "none" if cloud is None else cloud
-    if (type(product) is not str or product not in _PRODUCTS or type(cloud) is not str or cloud not in _CLOUDS
-            or not (service_id is None or type(service_id) is str)
-            or not (location is None or type(location) is str)):
-        return None
-    plain = (tid + (subject or "") + (body or "") + (category or "") + status + (account or "") + (partner or "")
-             + (service_id or "") + (location or ""))
-    if not plain.isascii() and SURROGATE.search(plain):
-        return None
-    partner = partner or None
-    facts = {
-        "category": None, "category_source": None, "confidence": None,
-        "channel": channel, "customer_tier": tier, "account_id": account,
-        "partner_managed": partner is not None, "partner_id": partner, "home_region": home,
-        "reported_severity": severity, "affected_customers": customers, "affected_services": services,
-        "product": product, "cloud_provider": cloud, "service_id": service_id, "location": location,
-        "escalation_level": level, "status": status,
-        "created_hour": created.hour, "created_weekday": created.weekday(), "shift_region": None,
-    }
-    if not data.keys() <= _TICKET_FIELDS:
-        extra = {k: v for k, v in data.items() if k not in _TICKET_FIELDS}
-        if any(type(k) is not str for k in extra) or lone_surrogate(extra) is not None:
-            return None
-        facts.update(extra_facts(extra, wanted))
-    return FastTicket(tid, created, category, subject, body, facts)
 
 
 def _utc(v: Any) -> datetime | None:
@@ -157,3 +59,80 @@ def _utc(v: Any) -> datetime | None:
     except OverflowError:
         return None
     return v if MIN_CREATED <= v < MAX_CREATED else None
+
+
+def _check(var: str, f: Any, env: dict[str, Any]) -> list[str]:
+    """Lines that normalise `var` as the model does and return None unless it is of `f`'s type."""
+    lines = []
+    if f.null_means is not None:
+        lines.append(f"    if {var} is None: {var} = {f.null_means!r}")
+    if f.type == "enum":
+        env[f"E_{var}"] = frozenset(f.values)
+        ok = f"(type({var}) is str and {var} in E_{var})"
+    elif f.type == "int":
+        ok = f"(type({var}) is int and {f.min!r} <= {var} <= {f.max!r})" if f.min is not None and f.max is not None \
+            else f"type({var}) is int"
+    elif f.type == "bool":
+        ok = f"type({var}) is bool"
+    else:
+        ok = f"type({var}) is str"
+        if f.min_length is not None or f.max_length is not None:
+            ok = f"({ok} and {f.min_length or 0} <= len({var}) <= {f.max_length or 10**9})"
+    if f.nullable:
+        ok = f"({var} is None or {ok})"
+    lines.append(f"    if not {ok}: return None")
+    if f.blank_is_null:
+        lines.append(f"    if {var} == '': {var} = None")
+    return lines
+
+
+def _generate() -> tuple[Callable[..., Any], str]:
+    """The reader: one straight-line function over the ticket model's facts."""
+    env: dict[str, Any] = {"_utc": _utc, "_EMPTY": {}, "FastTicket": FastTicket, "SURROGATE": SURROGATE,
+                           "lone_surrogate": lone_surrogate, "extra_facts": extra_facts,
+                           "TOP": TICKET_OBJECTS[()]}
+    lines = ["def read_fast(data, wanted=frozenset()):",
+             "    g = data.get",
+             "    tid, subject, body, category = g('id'), g('subject'), g('body'), g('category')",
+             "    if (type(tid) is not str or not 0 < len(tid) <= 512",
+             "            or not (subject is None or type(subject) is str) or not (body is None or type(body) is str)",
+             "            or not (category is None or type(category) is str)): return None",
+             "    if category is None and not (subject and not subject.isspace())"
+             " and not (body and not body.isspace()): return None",
+             "    created = _utc(g('created_at'))",
+             "    if created is None: return None"]
+    getters = {(): "g"}
+    for path, names in TICKET_OBJECTS.items():
+        if not path:
+            continue
+        obj = "o_" + "_".join(path)
+        env[f"K_{obj}"] = names
+        lines += [f"    {obj} = {getters[path[:-1]]}({path[-1]!r})",
+                  f"    if {obj} is None: {obj} = _EMPTY",
+                  f"    if type({obj}) is not dict or not {obj}.keys() <= K_{obj}: return None"]
+        getters[path] = f"{obj}.get"
+    texts = ["tid", "(subject or '')", "(body or '')", "(category or '')"]
+    for i, f in enumerate(TICKET_FACTS):
+        var = f"v{i}"
+        lines.append(f"    {var} = {getters[f.path[:-1]]}({f.path[-1]!r}, {f.default!r})")
+        lines += _check(var, f, env)
+        if f.type == "string":
+            texts.append(f"({var} or '')")
+    values = ", ".join(f"v{i}" for i in range(len(TICKET_FACTS)))
+    lines += [f"    plain = {' + '.join(texts)}",
+              "    if not plain.isascii() and SURROGATE.search(plain): return None",
+              "    extras = _EMPTY",
+              "    if not data.keys() <= TOP:",
+              "        extra = {k: v for k, v in data.items() if k not in TOP}",
+              "        if any(type(k) is not str for k in extra) or lone_surrogate(extra) is not None: return None",
+              "        extras = extra_facts(extra, wanted)",
+              f"    return FastTicket(tid, created, category, subject, body, ({values},), extras)"]
+    source = "\n".join(lines)
+    exec(compile(source, "<triage fast reader>", "exec"), env)  # noqa: S102 - generated from the ticket schema
+    return env["read_fast"], source
+
+
+read_fast, SOURCE = _generate()
+read_fast.__doc__ = """`data` read as a valid ticket with its fact values, or None when pydantic must decide.
+
+`wanted`: the extra fields the rule set reads (see `facts.extra_facts`)."""

@@ -12,11 +12,11 @@ from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Seque
 
 from triage.decision import Decision
 from triage.errors import NoModelError, RuleFileError, RuleSetErrors, TicketError, TriageError
-from triage.facts import ticket_facts
-from triage.fastticket import FastTicket, facts_for, read_fast
+from triage.facts import STANDARD_DOMAINS, add_category, make_facts, ticket_facts
+from triage.fastticket import FastTicket, read_fast
 from triage.rules.domains import suggest
-from triage.rules.loader import SCHEDULE_FILE
-from triage.rules.ruleset import DecisionResult, RuleSet
+from triage.rules.layout import SCHEDULE_FILE
+from triage.rules.ruleset import RuleSet
 from triage.schedule import Schedule, iso
 from triage.ticket import Ticket, parse_ticket
 
@@ -40,20 +40,23 @@ class Classified(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Routed:
-    """A decision with what led to it: the facts the rules saw and each decision's result."""
+class Traced:
+    """A decision with what led to it: the facts the rules saw (each decision's value
+    among them) and the model's top categories. What `explain` and rule tests read."""
 
     decision: Decision
     facts: dict[str, Any]
-    results: dict[str, DecisionResult]
     top: tuple[tuple[str, float], ...] | None
 
 
 class Triage:
-    """Route tickets: `route(ticket) -> Decision`, `route_many(tickets) -> Iterator[Decision]`.
+    """Route tickets: `route(ticket) -> Decision`, `route_many(tickets) -> Iterator[Decision]`,
+    `explain(ticket) -> dict`.
 
     `rules` and `model` take a folder path or a loaded object; None means the shipped
     defaults. `model=False` routes without a model (tickets must carry a category).
+    Every entry point decides through `_decide`: one path, one cell cache.
+    A context manager: leaving it closes the rule engine.
     """
 
     def __init__(self, rules: str | Path | RuleSet | None = None,
@@ -61,7 +64,8 @@ class Triage:
                  schedule: str | Path | Schedule | None = None):
         from triage.defaults import default_model_dir, default_rules_dir
 
-        self.ruleset = rules if isinstance(rules, RuleSet) else RuleSet.load(rules or default_rules_dir())
+        self.ruleset = rules if isinstance(rules, RuleSet) else RuleSet.load(rules or default_rules_dir(),
+                                                                             STANDARD_DOMAINS)
         if isinstance(schedule, Schedule):
             self.schedule = schedule
         else:
@@ -82,7 +86,7 @@ class Triage:
             self.model = model
         cats = self.ruleset.categories
         self._categories = frozenset(cats) if cats else None
-        self._own_decisions = [n for n in self.ruleset.decision_names if n not in STANDARD_OUTPUTS]
+        self.own_decisions = tuple(n for n in self.ruleset.decision_names if n not in STANDARD_OUTPUTS)
         self._extra_fields = self.ruleset.extra_fields  # kept whatever the bounds on extras
 
     def _check_decisions(self) -> None:
@@ -100,24 +104,20 @@ class Triage:
     def model_version(self) -> str | None:
         return None if self.model is None else self.model.version
 
+    def __enter__(self) -> "Triage":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.ruleset.close()
+
     # --- routing ---------------------------------------------------------------------
 
     def route(self, ticket: Ticket | dict[str, Any]) -> Decision:
         """Decide one ticket; raises `TicketError` for invalid input."""
-        t = self._read(ticket, fast=True)
-        self._check_category(t)
-        if t.category is not None:
-            return Decision.from_dict(self._decide_fast(t, t.category, None, "given"), copy=False)
-        c = self._classify([t])[0]
-        return Decision.from_dict(self._decide_fast(t, c.category, c.confidence, "model"), copy=False)
-
-    def route_detailed(self, ticket: Ticket | dict[str, Any], evaluator: str = "durable") -> Routed:
-        t = ticket if isinstance(ticket, Ticket) else parse_ticket(ticket)
-        self._check_category(t)
-        if t.category is not None:
-            return self._decide(t, t.category, None, "given", None, evaluator)
-        cls = self._classify([t])[0]
-        return self._decide(t, cls.category, cls.confidence, "model", cls.top, evaluator)
+        return Decision.from_dict(self._decide_one(ticket)[0])
 
     def route_many(self, tickets: Iterable[Ticket | dict[str, Any]], chunk_size: int = DEFAULT_CHUNK,
                    errors: Literal["raise", "yield"] = "raise") -> Iterator[Decision | TriageError]:
@@ -130,33 +130,64 @@ class Triage:
         for item in tickets:
             chunk.append(item)
             if len(chunk) >= chunk_size:
-                yield from self._route_chunk(chunk, errors)
+                yield from self._decisions(chunk, errors)
                 chunk = []
         if chunk:
-            yield from self._route_chunk(chunk, errors)
+            yield from self._decisions(chunk, errors)
 
-    def route_batch(self, tickets: Sequence[Ticket | dict[str, Any]]) -> list[Decision | TriageError]:
-        """Decide a list; each invalid ticket's place holds its error."""
-        return list(self._route_chunk(list(tickets), "yield"))
+    def route_dicts(self, tickets: Sequence[Ticket | dict[str, Any]]) -> list[dict[str, Any] | TriageError]:
+        """Decide a list into JSON-ready decision objects (what batch writers store);
+        each invalid ticket's place holds its error. No `Decision` objects are built."""
+        return list(each_classified(self._classify_many(tickets, fast=True), "yield",
+                                    lambda c: self._decide(c)[0]))
 
-    def route_batch_dicts(self, tickets: Sequence[Ticket | dict[str, Any]]) -> list[dict[str, Any] | TriageError]:
-        """`route_batch` with each decision as its JSON-ready dict (no model objects built)."""
-        return list(self._route_chunk_dicts(list(tickets), "yield"))
+    def _decisions(self, items: list[Any], errors: str) -> Iterator[Decision | TriageError]:
+        for d in each_classified(self._classify_many(items, fast=True), errors, lambda c: self._decide(c)[0]):
+            yield d if isinstance(d, TriageError) else Decision.from_dict(d)
 
-    def _route_chunk(self, items: list[Any], errors: str) -> Iterator[Decision | TriageError]:
-        for d in self._route_chunk_dicts(items, errors):
-            yield d if isinstance(d, TriageError) else Decision.from_dict(d, copy=False)
+    def explain(self, ticket: Ticket | dict[str, Any]) -> dict[str, Any]:
+        """Why `ticket` got its decision: the deciding row of each decision and the
+        "why not" of the others (the `triage explain --json` object)."""
+        from triage.explain import explain
 
-    def _route_chunk_dicts(self, items: list[Any], errors: str) -> Iterator[dict[str, Any] | TriageError]:
-        yield from each_classified(self._classify_many(items, fast=True), errors,
-                                   lambda c: self._decide_fast(c.ticket, c.category, c.confidence, c.source))
+        return explain(self, self.trace(ticket))
 
-    # --- hooks for stateful callers (the correlator) --------------------------------
+    def trace(self, ticket: Ticket | dict[str, Any]) -> Traced:
+        """`route` with what led to the decision (the facts the rules saw)."""
+        d, facts, c = self._decide_one(ticket, fast=False)
+        return Traced(Decision.from_dict(d), facts, c.top)
+
+    # --- hooks for stateful callers (the correlator) and rule tests ----------------
 
     def classify_many(self, tickets: Sequence[Ticket | dict[str, Any]]) -> list[Classified | TriageError]:
         """Validate tickets and settle each one's category, asking the model once for all
         that carry none; an invalid ticket's place holds its `TriageError`."""
         return self._classify_many(tickets, fast=False)
+
+    def decide(self, classified: Classified, *, affected_customers: int | None = None,
+               incident_id: str | None = None) -> Decision:
+        """Decide a classified ticket, optionally as a member of a multi-customer incident:
+        `affected_customers` replaces the ticket's own count and `incident_id` is set on the
+        decision. The model is not asked again, so a re-decision keeps the category and
+        confidence of the first."""
+        return Decision.from_dict(self._decide(classified, affected_customers, incident_id)[0])
+
+    def facts_of(self, ticket: Ticket, category: str) -> dict[str, Any]:
+        """The facts the rules would see for `ticket` with a given `category`, before deciding."""
+        return self._facts(Classified(ticket, category, None, "given"))
+
+    # --- the one path ------------------------------------------------------------------
+
+    def _decide_one(self, ticket: Any, fast: bool = True) -> tuple[dict[str, Any], dict[str, Any], Classified]:
+        t = self._read(ticket, fast)
+        self._check_category(t)
+        if t.category is not None:
+            c = Classified(t, t.category, None, "given")
+        else:
+            cls = self._classify([t])[0]
+            c = Classified(t, cls.category, cls.confidence, "model", cls.top)
+        d, facts = self._decide(c)
+        return d, facts, c
 
     def _classify_many(self, tickets: Sequence[Any], fast: bool) -> list[Classified | TriageError]:
         """`classify_many`; with `fast`, a common-case dict becomes a `FastTicket`, not a `Ticket`."""
@@ -185,18 +216,6 @@ class Triage:
                     out[i] = Classified(out[i], c.category, c.confidence, "model", c.top)
         return out
 
-    def decide(self, classified: Classified, *, affected_customers: int | None = None,
-               incident_id: str | None = None, evaluator: str = "durable") -> Routed:
-        """Decide a classified ticket, optionally as a member of a multi-customer incident:
-        `affected_customers` replaces the ticket's own count and `incident_id` is set on the
-        decision. The model is not asked again, so a re-decision keeps the category and
-        confidence of the first."""
-        t = classified.ticket
-        if affected_customers is not None and affected_customers != t.affected_customers:
-            t = t.model_copy(update={"affected_customers": affected_customers})
-        return self._decide(t, classified.category, classified.confidence, classified.source,
-                            classified.top, evaluator, incident_id=incident_id)
-
     def _read(self, item: Any, fast: bool) -> Ticket | FastTicket:
         """A valid ticket: with `fast`, the fast reader's when it can tell (a dict), else pydantic's."""
         if fast and type(item) is dict:
@@ -217,67 +236,51 @@ class Triage:
                                "`make model`")
         return self.model.classify([t.text for t in tickets])
 
-    def _decide(self, t: Ticket, category: str, confidence: float | None, source: str,
-                top: Any, evaluator: str = "durable", incident_id: str | None = None) -> Routed:
-        """Decide with every decision's full result (for explain and rule tests)."""
-        facts = self._facts(t, category, confidence, source)
-        try:
-            results = self.ruleset.evaluate(facts, evaluator)
-        except TriageError as exc:
-            raise TicketError([("", str(exc))], ticket_id=t.id) from None
-        values = {n: r.value for n, r in results.items()}
-        cited = {n: r.cited for n, r in results.items()}
-        d = self._decision_dict(t, values, cited, category, confidence, source, incident_id)
-        return Routed(Decision.from_dict(d, copy=False), facts, results, top)
-
-    def _decide_fast(self, t: Ticket | FastTicket, category: str, confidence: float | None, source: str,
-                     incident_id: str | None = None) -> dict[str, Any]:
-        """The hot path: the decision as its contract dict, rules reused by cell."""
-        facts = self._facts(t, category, confidence, source)
-        try:
-            cited = self.ruleset.decide(facts)  # puts each decision's value into facts
-        except TriageError as exc:
-            raise TicketError([("", str(exc))], ticket_id=t.id) from None
-        return self._decision_dict(t, facts, cited, category, confidence, source, incident_id)
-
-    def _facts(self, t: Ticket | FastTicket, category: str, confidence: float | None, source: str) -> dict[str, Any]:
+    def _facts(self, c: Classified) -> dict[str, Any]:
+        t = c.ticket
         if type(t) is FastTicket:
-            facts = facts_for(t, category, confidence, source, self.schedule.on_shift(t.created_at))
+            facts = make_facts(t.values, t.created_at, t.extras)
         else:
-            facts = ticket_facts(t, category, confidence, source, self.schedule.on_shift(t.created_at),
-                                 self._extra_fields)
-        return self.ruleset.derive_facts(facts, t.id)  # the rule set's own facts (facts.yaml `from`)
+            facts = ticket_facts(t, self._extra_fields)
+        facts["shift_region"] = self.schedule.on_shift(t.created_at)
+        return add_category(facts, c.category, c.confidence, c.source)
 
-    def _decision_dict(self, t: Ticket | FastTicket, values: dict[str, Any], cited: dict[str, list[str]], category: str,
-                       confidence: float | None, source: str, incident_id: str | None) -> dict[str, Any]:
+    def _decide(self, c: Classified, affected_customers: int | None = None,
+                incident_id: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The one way a ticket is decided: its facts through the rule set's cell cache,
+        then the schedule. Returns the decision's JSON object and the facts (each
+        decision's value among them)."""
+        # The rule set's own facts (facts.yaml `from`), dates and durations as integers.
+        facts = self.ruleset.derive_facts(self._facts(c), c.ticket.id)
+        if affected_customers is not None:
+            facts["affected_customers"] = affected_customers
+        cited = self.ruleset.decide(facts)  # puts each decision's value into facts
+        return self._decision_dict(c, facts, cited, incident_id), facts
+
+    def _decision_dict(self, c: Classified, values: dict[str, Any], cited: dict[str, list[str]],
+                       incident_id: str | None) -> dict[str, Any]:
         """The contract dict; `values` holds every decision's value (the facts after deciding)."""
         sched = self.schedule
-        created = t.created_at
+        created = c.ticket.created_at
         priority = values[sched.priority_decision]
         region = values[sched.region_decision]
         handoff = None
         if priority in sched.handoff_priorities:
             at, to = sched.handoff(created)
             handoff = {"at": iso(at), "to": to}
-        try:
-            due = iso(sched.response_due(created, priority, region))
-        except TriageError as exc:
-            raise TicketError([("", str(exc))], ticket_id=t.id) from None
         d = {
-            "ticket_id": t.id, "category": category, "category_source": source,
-            "confidence": None if confidence is None else round(float(confidence), 4),
-            "needs_review": source == "model" and category == UNKNOWN,
+            "ticket_id": c.ticket.id, "category": c.category, "category_source": c.source,
+            "confidence": None if c.confidence is None else round(float(c.confidence), 4),
+            "needs_review": c.source == "model" and c.category == UNKNOWN,
             "priority": priority, "tier": values["tier"], "region": region, "queue": values["queue"],
-            "handoff": handoff, "third_party": values.get("third_party"), "response_due": due,
+            "handoff": handoff, "third_party": values.get("third_party"),
+            "response_due": iso(sched.response_due(created, priority, region)),
             "incident_id": incident_id, "rules": cited,
             "ruleset_version": self.ruleset.version, "model_version": self.model_version,
         }
-        if self._own_decisions:
-            d["outputs"] = {n: values[n] for n in self._own_decisions}
+        if self.own_decisions:
+            d["outputs"] = {n: values[n] for n in self.own_decisions}
         return d
-
-    def close(self) -> None:
-        self.ruleset.close()
 
 
 def each_classified(classified: Iterable[Classified | TriageError], errors: str,

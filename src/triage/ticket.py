@@ -5,12 +5,17 @@ strict integers (a string "5" or 1.5 is refused, never coerced), `created_at` mu
 carry a time zone and is kept in UTC, and unknown extra fields are kept so that a
 user's own rules can read them as `extra.<name>`. Text must be Unicode: a lone
 surrogate, anywhere, is refused naming its field.
+
+This model is the one definition of a ticket: the facts rules read, their domains and
+the fast reader's checks are all derived from its JSON Schema (`triage.facts`). Its
+schema extensions say how: `x-fact` renames a field's fact (or, False, says it is not
+one), `x-null-means` names the value null stands for, `x-blank-is-null` reads "" as null.
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterator, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -38,32 +43,44 @@ MIN_CREATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_CREATED = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
-class Customer(BaseModel):
+NOT_A_FACT: dict[str, Any] = {"x-fact": False}
+
+
+class _Part(BaseModel):
+    """A nested part of a ticket; applies its fields' `x-null-means` and `x-blank-is-null`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    account_id: StrictStr | None = None
-    tier: CustomerTier = "standard"
-    home_region: Region | None = None
-    partner_id: StrictStr | None = None
-
-    @field_validator("partner_id")
+    @model_validator(mode="before")
     @classmethod
-    def _blank_partner_is_none(cls, v: str | None) -> str | None:
-        return v if v else None
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, info in cls.model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            v = out.get(name)
+            if v is None and "x-null-means" in extra and name in out:
+                out[name] = extra["x-null-means"]
+            elif v == "" and extra.get("x-blank-is-null"):
+                out[name] = None
+        return out
 
 
-class Service(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Customer(_Part):
+    account_id: StrictStr | None = None
+    tier: CustomerTier = Field("standard", json_schema_extra={"x-fact": "customer_tier"})
+    home_region: Region | None = None
+    partner_id: StrictStr | None = Field(None, json_schema_extra={"x-blank-is-null": True})
 
-    product: Product = "none"
+
+class Service(_Part):
+    product: Product = Field("none", json_schema_extra={"x-null-means": "none"})
     service_id: StrictStr | None = None
     location: StrictStr | None = None
-    cloud_provider: CloudProvider = "none"
-
-    @field_validator("product", "cloud_provider", mode="before")
-    @classmethod
-    def _null_means_none(cls, v: Any) -> Any:
-        return "none" if v is None else v
+    cloud_provider: CloudProvider = Field("none", json_schema_extra={"x-null-means": "none"})
+    carrier: StrictStr | None = Field(None, description="backbone carrier of the affected path; null: none",
+                                      json_schema_extra={"x-blank-is-null": True})
 
 
 class Ticket(BaseModel):
@@ -71,10 +88,10 @@ class Ticket(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    id: Annotated[StrictStr, Field(min_length=1, max_length=512)]
-    subject: StrictStr | None = None
-    body: StrictStr | None = None
-    created_at: AwareDatetime
+    id: Annotated[StrictStr, Field(min_length=1, max_length=512, json_schema_extra=NOT_A_FACT)]
+    subject: StrictStr | None = Field(None, json_schema_extra=NOT_A_FACT)
+    body: StrictStr | None = Field(None, json_schema_extra=NOT_A_FACT)
+    created_at: AwareDatetime = Field(json_schema_extra=NOT_A_FACT)
     channel: Channel = "email"
     customer: Customer = Customer()
     service: Service = Service()
@@ -82,7 +99,7 @@ class Ticket(BaseModel):
     affected_customers: Annotated[StrictInt, Field(ge=1, le=10**9)] = 1
     affected_services: Annotated[StrictInt, Field(ge=0, le=10**9)] = 1
     escalation_level: Annotated[StrictInt, Field(ge=0, le=1000)] = 0
-    category: StrictStr | None = None
+    category: StrictStr | None = Field(None, json_schema_extra=NOT_A_FACT)
     status: StrictStr = "new"
 
     @field_validator("created_at")
@@ -105,16 +122,11 @@ class Ticket(BaseModel):
     def _valid_unicode(self) -> "Ticket":
         # Python's json (the webhook's) accepts "\ud800"; orjson, UTF-8 and every output
         # of ours do not. Refused at the door, as `triage route` refuses the same bytes.
-        c, s = self.customer, self.service
-        plain = (self.id + (self.subject or "") + (self.body or "") + (self.category or "") + self.status
-                 + (c.account_id or "") + (c.partner_id or "") + (s.service_id or "") + (s.location or ""))
-        if plain.isascii() and not self.__pydantic_extra__:
+        texts = [(path, text) for path, text in _strings(self)]
+        if "".join(t for _, t in texts).isascii() and not self.__pydantic_extra__:
             return self  # the common case, checked in one C call
-        for path, text in (("id", self.id), ("subject", self.subject), ("body", self.body),
-                           ("category", self.category), ("status", self.status),
-                           ("customer.account_id", c.account_id), ("customer.partner_id", c.partner_id),
-                           ("service.service_id", s.service_id), ("service.location", s.location)):
-            if text is not None and not text.isascii() and SURROGATE.search(text):
+        for path, text in texts:
+            if not text.isascii() and SURROGATE.search(text):
                 raise _surrogate_error(path, text)
         found = lone_surrogate(self.__pydantic_extra__) if self.__pydantic_extra__ else None
         if found is not None:
@@ -135,6 +147,16 @@ class Ticket(BaseModel):
     @property
     def extra(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+def _strings(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Every string field of a model and its parts, with its dotted path."""
+    for name in type(model).model_fields:
+        v = getattr(model, name)
+        if isinstance(v, str):
+            yield prefix + name, v
+        elif isinstance(v, BaseModel):
+            yield from _strings(v, f"{prefix}{name}.")
 
 
 def parse_ticket(data: Any) -> Ticket:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from triage.analysis.findings import Finding
 from triage.rules.interpreter import leaves
 from triage.rules.ir import Cmp
-from triage.rules.loader import FACTS_FILE
+from triage.rules.layout import FACTS_FILE
 from triage.rules.yamlio import LineDict, LineList, load_yaml
 
 UNKNOWN = "unknown"

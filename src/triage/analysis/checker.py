@@ -19,8 +19,9 @@ from triage.analysis.findings import Finding, Report, from_rule_errors
 from triage.analysis.limits import check_limits
 from triage.analysis.space import decision_space_domain, decision_spaces
 from triage.errors import RuleSetErrors, ScheduleError
+from triage.facts import load_rules
 from triage.rules.domains import TEMPORAL, Domain, temporal_text, undeclared
-from triage.rules.loader import SCHEDULE_FILE, load_ruleset
+from triage.rules.layout import SCHEDULE_FILE
 
 REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
 
@@ -40,7 +41,7 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
     report = Report(str(folder))
     F = report.findings
     try:
-        ruleset = load_ruleset(folder)
+        ruleset = load_rules(folder)
     except RuleSetErrors as exc:
         F.extend(from_rule_errors(exc.errors))
         F.extend(_schedule_findings(folder, None))
@@ -132,7 +133,8 @@ def _at_hour(h: int) -> Any:
 
 def _correlation_findings(folder: Path) -> list[Finding]:
     """correlation.yaml (multi-customer incidents), when the folder has one, must be valid."""
-    from triage.correlation.spec import CorrelationFileError, load_correlation
+    from triage.correlation.spec import load_correlation
+    from triage.errors import CorrelationFileError
 
     try:
         load_correlation(folder)

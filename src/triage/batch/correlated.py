@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from typing import Any, Callable, Iterable, Iterator
 
-from triage.batch.work import SUMMARY_FIELDS, error_record, parse_payload
+from triage.batch.work import count, error_record, parse_payload, summary_fields
 from triage.decision import Decision
 from triage.errors import TriageError
 from triage.ticket import Ticket, parse_ticket
@@ -64,10 +64,12 @@ def retriage_correlated(job: Any, on_progress: Callable[[int, int], None] | None
                         log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> Any:
     """`retriage` with multi-customer incidents: one process, no checkpoint; see module doc."""
     from triage.batch import checkpoint
-    from triage.batch.records import InputError, Position, read_records
+    from triage.batch.records import Position, read_records
+    from triage.errors import InputError
     from triage.batch.runner import Summary, check_paths
     from triage.batch.work import get_triage
-    from triage.batch.writers import DECISION_COLUMNS, make_sink
+    from triage.batch.writers import error_sink, make_sink
+    from triage.decision import columns
     from triage.correlation import Correlator
 
     if job.resume:
@@ -94,8 +96,8 @@ def retriage_correlated(job: Any, on_progress: Callable[[int, int], None] | None
     tickets, errors = read_tickets(records, unit)
     del records
     summary = Summary()
-    out = make_sink(job.out, DECISION_COLUMNS)
-    err = make_sink(job.errors, [unit, "id", "error", "reason"])
+    out = make_sink(job.out, columns(triage.own_decisions))
+    err = error_sink(job.errors)
     out.open(None)
     err.open(None)
     err.write_rows(errors)
@@ -113,17 +115,9 @@ def retriage_correlated(job: Any, on_progress: Callable[[int, int], None] | None
     out.finish()
     err.finish()
     previous = {n: obj.get("previous") for n, obj, _ in tickets if isinstance(obj.get("previous"), dict)}
-    counts: dict[str, Counter] = {f: Counter() for f in (*SUMMARY_FIELDS, "changed")}
+    fields = summary_fields(triage)
+    counts: dict[str, Counter] = {f: Counter() for f in (*fields, "changed")}
     for n, d in final.items():
-        row = d.to_dict()
-        for f in SUMMARY_FIELDS:
-            counts[f][row[f]] += 1
-        prev = previous.get(n)
-        if prev:
-            for f in SUMMARY_FIELDS:
-                if f in prev:
-                    counts["changed"][f"{f}:compared"] += 1
-                    if prev[f] != row[f]:
-                        counts["changed"][f] += 1
+        count(counts, fields, d.to_dict(), previous.get(n))
     summary.add(read, len(errors), counts)
     return summary

@@ -10,11 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Iterable, Iterator
 
-from triage.errors import TriageError
-
-
-class DaskUnavailable(TriageError):
-    pass
+from triage.errors import DaskUnavailable, TriageError
 
 
 def _plugin_class() -> type:
@@ -32,6 +28,11 @@ def _plugin_class() -> type:
             from triage.batch.work import get_triage
 
             get_triage(self.rules, self.model)
+
+        def teardown(self, worker: Any) -> None:
+            from triage.batch.work import close_all
+
+            close_all()
 
     return TriagePlugin
 

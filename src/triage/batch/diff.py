@@ -13,21 +13,17 @@ from typing import Any
 
 from triage.batch.records import Position, read_records
 from triage.batch.work import parse_payload
+from triage.decision import DIFF, TIME, marked, value_at
 from triage.errors import TriageError
-
-FIELDS = ("category", "needs_review", "priority", "tier", "region", "queue", "third_party", "handoff_to",
-          "response_due")
-RULE_FIELDS = ("priority", "tier", "region", "queue", "third_party")
-
-
-def _values(d: Any) -> dict[str, Any]:
-    return {"category": d.category, "needs_review": d.needs_review, "priority": d.priority, "tier": d.tier,
-            "region": d.region, "queue": d.queue, "third_party": d.third_party,
-            "handoff_to": d.handoff.to if d.handoff else None, "response_due": d.response_due}
 
 
 @dataclass
 class DiffReport:
+    """What changes between two routings; `fields` are the decision columns compared
+    (marked DIFF in `triage.decision`), `times` those of them counted only as changed."""
+
+    fields: list[str] = field(default_factory=lambda: marked(DIFF))
+    times: frozenset[str] = field(default_factory=lambda: frozenset(marked(TIME)))
     samples_per_transition: int = 3
     records: int = 0
     compared: int = 0
@@ -37,28 +33,28 @@ class DiffReport:
     rows_old: Counter = field(default_factory=Counter)
     rows_new: Counter = field(default_factory=Counter)
 
-    def add(self, ticket_id: str, old: Any, new: Any) -> None:
+    def add(self, ticket_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         self.compared += 1
-        a, b = _values(old), _values(new)
-        for f in FIELDS:
+        a = {f: value_at(old, f) for f in self.fields}
+        b = {f: value_at(new, f) for f in self.fields}
+        for f in self.fields:
             self.transitions[f][(a[f], b[f])] += 1
             if a[f] != b[f]:
                 s = self.samples[(f, a[f], b[f])]
                 if len(s) < self.samples_per_transition:
                     s.append(ticket_id)
-        for f in RULE_FIELDS:
-            for r in old.rules.get(f, []):
-                self.rows_old[r] += 1
-            for r in new.rules.get(f, []):
-                self.rows_new[r] += 1
+        for rules in old["rules"].values():
+            self.rows_old.update(rules)
+        for rules in new["rules"].values():
+            self.rows_new.update(rules)
 
     def changed(self, f: str) -> int:
         return sum(n for (a, b), n in self.transitions[f].items() if a != b)
 
     def to_dict(self) -> dict[str, Any]:
         fields = {}
-        for f in FIELDS:
-            if f == "response_due":
+        for f in self.fields:
+            if f in self.times:
                 fields[f] = {"changed": self.changed(f)}
                 continue
             fields[f] = {
@@ -98,17 +94,18 @@ class DiffReport:
 
 def diff(input_path: Path, old: Any, new: Any, chunk_size: int = 2000, samples: int = 3) -> DiffReport:
     """Route every record through `old` and `new` (`Triage` objects) and compare."""
-    report = DiffReport(samples_per_transition=samples)
+    own = list(dict.fromkeys([*old.own_decisions, *new.own_decisions]))
+    report = DiffReport(fields=marked(DIFF, own), samples_per_transition=samples)
     for chunk, _ in read_records(input_path, Position(), chunk_size):
         objs = [parse_payload(p) for _, p in chunk]
         report.records += len(objs)
         valid = [o for o in objs if not isinstance(o, TriageError)]
         report.errors["invalid input"] += len(objs) - len(valid)
-        for obj, a, b in zip(valid, old.route_batch(valid), new.route_batch(valid)):
+        for obj, a, b in zip(valid, old.route_dicts(valid), new.route_dicts(valid)):
             a_err, b_err = isinstance(a, TriageError), isinstance(b, TriageError)
             if a_err or b_err:
                 report.errors["both" if a_err and b_err else "old only" if a_err else "new only"] += 1
                 continue
-            report.add(a.ticket_id, a, b)
+            report.add(a["ticket_id"], a, b)
     report.errors = Counter({k: v for k, v in report.errors.items() if v})
     return report

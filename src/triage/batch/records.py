@@ -15,16 +15,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
-from triage.errors import TriageError
+from triage.errors import InputError, TriageError
+from triage.facts import TICKET_FACTS, TICKET_OBJECTS
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
            ".pq": "parquet"}
-INT_FIELDS = {"reported_severity", "affected_customers", "affected_services", "escalation_level"}
-csv.field_size_limit(64 * 1024 * 1024)
-
-
-class InputError(TriageError):
-    """The input file cannot be read at all (missing, unknown format, unreadable)."""
+# CSV cells are text: the ticket model's integer fields, by their paths, are read as numbers.
+INT_PATHS = tuple(f.path for f in TICKET_FACTS if f.type == "int")
 
 
 def file_format(path: str | Path) -> str:
@@ -84,15 +81,18 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _csv_types(rec: dict[str, Any]) -> dict[str, Any]:
-    for f in INT_FIELDS:
-        v = rec.get(f)
+    for path in INT_PATHS:
+        node = rec
+        for p in path[:-1]:
+            node = node.get(p) if isinstance(node, dict) else None
+        v = node.get(path[-1]) if isinstance(node, dict) else None
         if isinstance(v, str):
             try:
-                rec[f] = int(v.strip())
+                node[path[-1]] = int(v.strip())  # type: ignore[index]
             except ValueError:
                 pass  # left as text: validation names the field
-    for key in ("customer", "service"):
-        node = rec.get(key)
+    for key in TICKET_OBJECTS:
+        node = rec.get(key[0]) if len(key) == 1 else None
         if isinstance(node, dict):
             for k, v in list(node.items()):
                 if v in ("null", "None"):
@@ -139,7 +139,14 @@ def _csv(path: Path, start: Position, chunk_size: int):
             return
         n = 0
         chunk: list[tuple[int, Any]] = []
-        for row in reader:
+        rows = iter(reader)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # e.g. a cell over csv.field_size_limit (see triage.process)
+                raise InputError(f"{path}: row {n + 1}: {exc}") from None
             n += 1
             if n <= start.records:
                 continue

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import sys
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from triage.batch import checkpoint
-from triage.batch.records import Chunk, InputError, Position, file_format, read_chunks
+from triage.batch.records import Chunk, Position, file_format, read_chunks
 from triage.batch.work import decide_chunk, get_triage, worker_triage
-from triage.batch.writers import DECISION_COLUMNS, make_sink
-from triage.errors import TriageError
+from triage.batch.writers import error_sink, make_sink
+from triage.decision import columns
+from triage.errors import InputError, ResumeError, TriageError
 
 DEFAULT_CHUNK = 2000
-
-
-class ResumeError(TriageError):
-    """`--resume` was asked for a different job than the checkpoint records."""
 
 
 @dataclass
@@ -87,7 +84,7 @@ def check_paths(job: Job) -> None:
     """Input readable, formats known, and neither output the input or the other output."""
     if not job.input.is_file():
         raise InputError(f"{job.input}: no such file")
-    for p in (job.input, job.out, job.errors):
+    for p in (job.input, job.out):  # the error output is JSON Lines whatever its name
         file_format(p)
     if job.out.resolve() == job.errors.resolve():
         raise InputError("--out and --errors must be different files")
@@ -106,8 +103,8 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
 
         tune_for_streaming()
     # Workers (other processes, Dask) get the same rules and model by absolute path.
-    job.rules = str(triage.ruleset.folder.resolve())
-    job.model = str(triage.model.path.resolve()) if triage.model is not None else False
+    job = replace(job, rules=str(triage.ruleset.folder.resolve()),
+                  model=str(triage.model.path.resolve()) if triage.model is not None else False)
     identity = {"input": str(job.input.resolve()), "fingerprint": checkpoint.fingerprint(job.input),
                 "ruleset_version": triage.ruleset_version, "model_version": triage.model_version,
                 "out": str(job.out.resolve()), "errors": str(job.errors.resolve())}
@@ -135,8 +132,8 @@ def retriage(job: Job, on_progress: Callable[[int, int], None] | None = None,
         log(f"an earlier run left {job.checkpoint_path}; starting over (use --resume to continue it)")
     summary = Summary.from_dict(state["summary"]) if state else Summary()
     position = Position(**state["position"]) if state else Position()
-    out = make_sink(job.out, DECISION_COLUMNS)
-    err = make_sink(job.errors, [job.unit, "id", "error", "reason"])
+    out = make_sink(job.out, columns(triage.own_decisions))
+    err = error_sink(job.errors)
     try:
         try:
             if position.offset > job.input.stat().st_size:

@@ -7,15 +7,28 @@ dicts, and the summary counts of the chunk.
 """
 from __future__ import annotations
 
+import atexit
 from collections import Counter
 from typing import Any, Iterable
 
 import orjson
 
+from triage.decision import SUMMARY, marked, value_at
 from triage.errors import TicketError, TriageError
 
 _TRIAGE: dict[tuple[Any, Any], Any] = {}
-SUMMARY_FIELDS = ("category", "priority", "tier", "region", "queue")
+
+
+@atexit.register
+def close_all() -> None:
+    """Close every `Triage` this process built (their rule engines) and forget them."""
+    while _TRIAGE:
+        _TRIAGE.popitem()[1].close()
+
+
+def summary_fields(triage: Any) -> list[str]:
+    """The decision columns a batch summary counts (a user's own decisions among them)."""
+    return marked(SUMMARY, triage.own_decisions)
 
 
 def get_triage(rules: str | None, model: str | None | bool) -> Any:
@@ -43,6 +56,25 @@ def worker_triage(rules: str | None, model: str | None | bool) -> Any:
     triage = get_triage(rules, model)
     tune_for_streaming()
     return triage
+
+
+def count(counts: dict[str, Counter], fields: list[str], decision: dict[str, Any], previous: Any) -> None:
+    """Add one decision to the summary counts; with the record's `previous` routing, count
+    which summary fields it names and which of them changed."""
+    values = [value_at(decision, f) for f in fields]
+    for f, v in zip(fields, values):
+        counts[f][_key(v)] += 1
+    if isinstance(previous, dict):
+        for f, v in zip(fields, values):
+            if f in previous or f.partition(".")[0] in previous:
+                counts["changed"][f"{f}:compared"] += 1
+                if (previous[f] if f in previous else value_at(previous, f)) != v:
+                    counts["changed"][f] += 1
+
+
+def _key(v: Any) -> str:
+    """A summary count's key: the value as text (null as "none"), sortable and JSON-safe."""
+    return "none" if v is None else v if isinstance(v, str) else orjson.dumps(v).decode()
 
 
 def parse_payload(payload: Any) -> Any:
@@ -78,10 +110,11 @@ def decide_chunk(rules: str | None, model: str | None, records: Iterable[tuple[i
     triage = triage or get_triage(rules, model)
     parsed = [(n, parse_payload(p)) for n, p in records]
     good = [(n, obj) for n, obj in parsed if not isinstance(obj, TriageError)]
-    results = iter(triage.route_batch_dicts([obj for _, obj in good]))
+    results = iter(triage.route_dicts([obj for _, obj in good]))
     lines: list[bytes] = []
     errors: list[dict[str, Any]] = []
-    counts: dict[str, Counter] = {f: Counter() for f in (*SUMMARY_FIELDS, "changed")}
+    fields = summary_fields(triage)
+    counts: dict[str, Counter] = {f: Counter() for f in (*fields, "changed")}
     for n, obj in parsed:
         res = obj if isinstance(obj, TriageError) else next(results)
         if isinstance(res, TriageError):
@@ -90,14 +123,6 @@ def decide_chunk(rules: str | None, model: str | None, records: Iterable[tuple[i
         lines.append(orjson.dumps(res))
         if not summarise:
             continue
-        for f in SUMMARY_FIELDS:
-            counts[f][res[f]] += 1
-        prev = obj.get("previous") if isinstance(obj, dict) else None
-        if isinstance(prev, dict):
-            for f in SUMMARY_FIELDS:
-                if f in prev:
-                    counts["changed"][f"{f}:compared"] += 1
-                    if prev[f] != res[f]:
-                        counts["changed"][f] += 1
+        count(counts, fields, res, obj.get("previous") if isinstance(obj, dict) else None)
     body = b"\n".join(lines) + b"\n" if lines else b""
     return body, errors, counts

@@ -17,21 +17,7 @@ from typing import Any
 import orjson
 
 from triage.batch.records import file_format
-
-DECISION_COLUMNS = ["ticket_id", "category", "category_source", "confidence", "needs_review", "priority", "tier",
-                    "region", "queue", "handoff.at", "handoff.to", "third_party", "response_due", "incident_id",
-                    "rules", "ruleset_version", "model_version"]
-
-
-def flatten_decision(d: dict[str, Any]) -> dict[str, Any]:
-    row = {k: d.get(k) for k in DECISION_COLUMNS if "." not in k}
-    handoff = d.get("handoff") or {}
-    row["handoff.at"], row["handoff.to"] = handoff.get("at"), handoff.get("to")
-    row["rules"] = orjson.dumps(d.get("rules")).decode()
-    if d.get("outputs"):
-        row["outputs"] = orjson.dumps(d["outputs"]).decode()
-    return row
-
+from triage.decision import flatten
 
 def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -65,7 +51,7 @@ class Sink:
     def write_jsonl(self, body: bytes) -> None:
         """Decisions as JSON Lines bytes (as workers return them)."""
         if body:
-            self.write_rows([flatten_decision(orjson.loads(line)) for line in body.splitlines()])
+            self.write_rows([flatten(orjson.loads(line)) for line in body.splitlines()])
 
     def write_rows(self, rows: list[dict[str, Any]]) -> None:
         raise NotImplementedError
@@ -195,6 +181,12 @@ def _text(v: Any) -> str | None:
 
 
 def make_sink(path: str | Path, columns: list[str]) -> Sink:
+    """The sink for `path`'s format (by its suffix)."""
     fmt = file_format(path)
     cls = {"jsonl": JsonlSink, "csv": CsvSink, "parquet": ParquetSink}[fmt]
     return cls(Path(path), columns)
+
+
+def error_sink(path: str | Path) -> Sink:
+    """The error output: always JSON Lines, whatever the file is named (`rejected.txt`)."""
+    return JsonlSink(Path(path), [])

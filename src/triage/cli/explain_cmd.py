@@ -41,7 +41,7 @@ Exit 0 when explained, 2 on an invalid ticket (with the reason) or unreadable ru
 @click.option("--model", metavar="DIR", help="Model folder (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for tools.")
 def explain(file: str, rules: str | None, model: str | None, as_json: bool) -> None:
-    from triage.explain import explain as build, render_text
+    from triage.explain import render_text
 
     try:
         ticket = read_one(file)
@@ -49,7 +49,7 @@ def explain(file: str, rules: str | None, model: str | None, as_json: bool) -> N
         fail(exc, 2, as_json)
     triage = build_triage(rules, model)
     try:
-        e = build(triage, ticket)
+        e = triage.explain(ticket)
     except TriageError as exc:
         fail(exc, 2, as_json)
     finally:

@@ -12,8 +12,9 @@ from triage.errors import TriageError
 
 
 @click.command(help="""Re-triage a backlog: INPUT (.jsonl, .csv or .parquet) to decisions in OUT and
-rejected records in ERRORS (formats by extension; CSV/Parquet columns flatten nested
-fields with dots, e.g. customer.tier).
+rejected records in ERRORS (OUT's format by its extension, CSV/Parquet columns flattening
+nested fields with dots, e.g. handoff.to, outputs.<decision>; ERRORS is always JSON
+Lines, whatever its name).
 
 Every input record ends as exactly one decision in OUT or one error in ERRORS (with its
 line or row number, id when known, and the reason). After `kill -9`, the same command

@@ -1,4 +1,9 @@
-"""A readable table of decisions for people (`triage route --format table`)."""
+"""A readable table of decisions for people (`triage route --format table`).
+
+Its columns are the decision fields marked with a table header in `triage.decision`,
+then a column per rule-set decision of the user's own; only how a value is shown is
+decided here.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -6,22 +11,41 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from triage.decision import FIELDS, TABLE, TIME, column_meta
+
+
+def _time(v: str) -> str:
+    return v.replace("T", " ").rstrip("Z")
+
+
+def _cell(name: str, d: dict[str, Any]) -> str:
+    v = d.get(name)
+    if name == "category":
+        return v + (" (given)" if d["category_source"] == "given" else "") + (" [review]" if d["needs_review"] else "")
+    if name == "handoff":
+        return f"{v['to']} {v['at'][11:16]}" if v else ""
+    if name == "rules":  # the deciding rows of the first two decisions, as "5 / 5"
+        return " / ".join(c[0].split("/", 1)[1] for c in list(v.values())[:2] if c)
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return str(v)
+
 
 def print_decisions(decisions: list[dict[str, Any]], triage: Any) -> None:
     table = Table(title=f"{len(decisions)} tickets routed  (rules {triage.ruleset_version[:19]}…"
                         f"  model {(triage.model_version or 'none')[:19]}…)", show_lines=False)
-    for col in ("ticket", "category", "conf", "prio", "tier", "region", "queue", "third party",
-                "response due", "hand-over", "decided by (priority / tier)"):
-        table.add_column(col, overflow="fold")
+    shown = [f for f in FIELDS if f.metadata.get(TABLE)]
+    times = {c for c, m in column_meta() if m.get(TIME)}
+    own = list(triage.own_decisions)
+    for f in shown:
+        table.add_column(f.metadata[TABLE], overflow="fold")
+    for name in own:
+        table.add_column(name, overflow="fold")
     for d in decisions:
-        cat = d["category"] + (" (given)" if d["category_source"] == "given" else "")
-        if d["needs_review"]:
-            cat += " [review]"
-        handoff = d["handoff"]
-        table.add_row(
-            d["ticket_id"], cat, "" if d["confidence"] is None else f"{d['confidence']:.2f}", d["priority"],
-            d["tier"], d["region"], d["queue"], d["third_party"] or "",
-            d["response_due"].replace("T", " ").rstrip("Z"),
-            f"{handoff['to']} {handoff['at'][11:16]}" if handoff else "",
-            f"{d['rules']['priority'][0].split('/', 1)[1]} / {d['rules']['tier'][0].split('/', 1)[1]}")
+        cells = [_time(d[f.name]) if f.name in times and d.get(f.name) else _cell(f.name, d) for f in shown]
+        outputs = d.get("outputs") or {}
+        cells += ["" if outputs.get(n) is None else str(outputs[n]) for n in own]
+        table.add_row(*cells)
     Console(width=200).print(table)

@@ -15,6 +15,7 @@ neighbours the rule finds into incidents and re-decided decisions.
 from __future__ import annotations
 
 from triage.correlation.correlator import Correlator
-from triage.correlation.spec import CorrelationFileError, CorrelationSpec, load_correlation
+from triage.correlation.spec import CorrelationSpec, load_correlation
+from triage.errors import CorrelationFileError
 
 __all__ = ["Correlator", "CorrelationSpec", "CorrelationFileError", "load_correlation"]

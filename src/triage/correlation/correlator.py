@@ -34,7 +34,7 @@ from triage.correlation.engine import CorrelationEngine
 from triage.correlation.spec import CorrelationSpec, load_correlation
 from triage.decision import Decision
 from triage.errors import RuleFileError, TriageError
-from triage.rules.loader import CORRELATION_FILE
+from triage.rules.layout import CORRELATION_FILE
 
 _UTC_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
@@ -203,8 +203,7 @@ class Correlator:
         return c
 
     def _feed(self, c: Any, tag: Any) -> list[tuple[Any, Decision]]:
-        routed = self.triage.decide(c)
-        own = routed.decision
+        own = self.triage.decide(c)
         index = next(self._index)
         tag = index if tag is None else tag
         ts = epoch_ms(c.ticket.created_at)
@@ -214,7 +213,7 @@ class Correlator:
         if self.watermark is None or ts > self.watermark:
             self.watermark = ts
             self._expire(self.watermark - self.lateness_ms - self.window_ms)
-        facts = routed.facts
+        facts = self.triage.facts_of(c.ticket, c.category)
         account = facts.get(self.spec.account)
         category = facts.get("category")
         keys = [(k, _norm(facts.get(k))) for k in self.spec.keys]
@@ -253,7 +252,7 @@ class Correlator:
             if m is not live and basis == m.basis:
                 continue  # decided on this count and id already (a repeat account joined)
             bases[m.index] = basis
-            d = self.triage.decide(m.classified, affected_customers=basis[0], incident_id=basis[1]).decision
+            d = self.triage.decide(m.classified, affected_customers=basis[0], incident_id=basis[1])
             if m is live or d != m.decision:
                 changed[m.index] = d
 

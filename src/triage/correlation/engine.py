@@ -43,7 +43,8 @@ from typing import Any, Iterable
 
 from durable.engine import durable_rules_engine as _native
 
-from triage.rules.durable_engine import SESSION, EngineError, _noop, _QuietHost
+from triage.errors import EngineError
+from triage.rules.durable_engine import SESSION, _noop, _QuietHost
 
 EVENT, PROBE = 1, 2  # the `_t` marker: the session's own state carries none
 _names = itertools.count(1)

@@ -23,9 +23,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 
-from triage.errors import RuleFileError
+from triage.errors import CorrelationFileError, RuleFileError
+from triage.facts import STANDARD_DOMAINS
 from triage.rules.domains import Domain, suggest
-from triage.rules.loader import CORRELATION_FILE, load_domains, pydantic_errors
+from triage.rules.layout import CORRELATION_FILE
+from triage.rules.loader import load_domains, pydantic_errors
 from triage.rules.yamlio import line_at, load_yaml
 from triage.schedule import parse_duration
 
@@ -118,22 +120,6 @@ class CorrelationSpec:
                    lateness=parse_duration(spec.lateness), file=file, description=spec.description)
 
 
-class CorrelationFileError(RuleFileError):
-    """`correlation.yaml` is invalid. Reads as its first problem (file, line, reason);
-    `problems` holds every one, each a `RuleFileError`."""
-
-    def __init__(self, problems: list[RuleFileError]):
-        self.problems = problems
-        first = problems[0]
-        reason = first.reason
-        if len(problems) > 1:
-            reason += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-        super().__init__(reason, file=first.file, line=first.line, rule_id=first.rule_id)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"error": "invalid rules", "errors": [e.to_dict() for e in self.problems]}
-
-
 def _check_facts(spec: CorrelationFile, raw: Any, file: str, domains: dict[str, Domain]) -> list[RuleFileError]:
     problems: list[RuleFileError] = []
     cat = domains.get("category")
@@ -181,5 +167,5 @@ def load_correlation(folder: str | Path) -> CorrelationSpec | None:
     path = folder / CORRELATION_FILE
     if not path.is_file():
         return None
-    domains = load_domains(folder, [])
+    domains = load_domains(folder, STANDARD_DOMAINS, [])
     return CorrelationSpec.load(path, domains)

@@ -77,38 +77,67 @@ class CellDecider:
         all_domains = dict(domains)
         for d in decisions:  # a decision read by a later one has the domain of its values
             all_domains[d.name] = _decision_domain(d)
+        # A field's cell is computed once and shared by every decision reading it, so it is
+        # cut at the cut points (and literals) of all of them: one decision's coarser cells
+        # would merge inputs another decision tells apart.
+        self.cuts: dict[str, set[Any]] = {}
+        self.literals: dict[str, Any] = {}
+        for d in decisions:
+            _, cuts, literals = self._cell_fields(d, names)
+            for f, c in cuts.items():
+                self.cuts.setdefault(f, set()).update(c)
+            for f, lits in literals.items():
+                if lits == "exact" or self.literals.get(f) == "exact":
+                    self.literals[f] = "exact"
+                else:
+                    self.literals.setdefault(f, set()).update(lits)
         env: dict[str, Any] = {"_typed": _typed, "_tc": type_class}
-        lines = ["def decide(facts):", "    g = facts.get"]
-        cell_var: dict[str, str] = {}
-        cited_vars = []
-        order = {d.name: i for i, d in enumerate(decisions)}
-        for j, d in enumerate(decisions):
-            fields, cuts, literals = self._cell_fields(d, names)
-            for f in fields:
-                if f in cell_var:
-                    continue
-                if f in names and self._kind(all_domains[f], literals.get(f)) == "value":
-                    cell_var[f] = f"_d{order[f]}"  # an earlier decision's value is its own cell
-                    continue
-                var = cell_var[f] = f"v{len(cell_var)}"
-                source = f"_d{order[f]}" if f in names else f"g({f!r})"
-                lines += self._cell_lines(var, source, all_domains.get(f), cuts.get(f, ()), literals.get(f), env)
-            key = f"({', '.join(cell_var[f] for f in fields)}{',' if len(fields) == 1 else ''})"
+        for j in range(len(decisions)):
             env[f"E{j}"] = self.caches[j]
             env[f"M{j}"] = partial(self._miss, j)
-            lines += [f"    k = {key}",
-                      f"    e = E{j}.get(k)",
-                      "    if e is None:",
-                      f"        e = M{j}(facts, k)",
-                      f"    _d{j}, r, c{j} = e",
-                      "    if r is not None:",
-                      f"        _d{j} = r(facts)",
-                      f"    facts[{d.name!r}] = _d{j}"]
-            cited_vars.append(f"{d.name!r}: c{j}")
-        lines.append(f"    return {{{', '.join(cited_vars)}}}")
-        self.source = "\n".join(lines)
+        shared: dict[str, str] = {}  # `decide` computes each field's cell once, for every decision
+        src = ["def decide(facts):", "    g = facts.get", "    cited = {}"]
+        for j in range(len(decisions)):
+            src += self._block(j, names, all_domains, shared, "v", env)
+        # `decide_given` takes the decisions named in `given` as decided (their values in
+        # facts), as a rule test of later decisions does; each block computes its own cells.
+        src += ["    return cited", "", "def decide_given(facts, given):", "    g = facts.get", "    cited = {}"]
+        for j, d in enumerate(decisions):
+            src += [f"    if {d.name!r} in given:", f"        _d{j} = facts[{d.name!r}]", "    else:"]
+            src += ["    " + line for line in self._block(j, names, all_domains, {}, f"w{j}_", env)]
+        src.append("    return cited")
+        self.source = "\n".join(src)
         exec(compile(self.source, "<triage cell decider>", "exec"), env)  # noqa: S102 - generated from the IR
         self.decide: Callable[[dict[str, Any]], dict[str, list[str]]] = env["decide"]
+        self.decide_given: Callable[[dict[str, Any], Any], dict[str, list[str]]] = env["decide_given"]
+
+    def _block(self, j: int, names: set[str], all_domains: dict[str, Any], cell_var: dict[str, str],
+               prefix: str, env: dict[str, Any]) -> list[str]:
+        """The lines deciding decision j: its cell key, the cache look-up, the value."""
+        d = self.decisions[j]
+        order = {e.name: i for i, e in enumerate(self.decisions)}
+        fields = self._cell_fields(d, names)[0]
+        cuts, literals = self.cuts, self.literals
+        lines: list[str] = []
+        for f in fields:
+            if f in cell_var:
+                continue
+            if f in names and self._kind(all_domains[f], literals.get(f)) == "value":
+                cell_var[f] = f"_d{order[f]}"  # an earlier decision's value is its own cell
+                continue
+            var = cell_var[f] = f"{prefix}{len(cell_var)}"
+            source = f"_d{order[f]}" if f in names else f"g({f!r})"
+            lines += self._cell_lines(var, source, all_domains.get(f), cuts.get(f, ()), literals.get(f), env)
+        key = f"({', '.join(cell_var[f] for f in fields)}{',' if len(fields) == 1 else ''})"
+        return lines + [f"    k = {key}",
+                        f"    e = E{j}.get(k)",
+                        "    if e is None:",
+                        f"        e = M{j}(facts, k)",
+                        f"    _d{j}, r, c{j} = e",
+                        "    if r is not None:",
+                        f"        _d{j} = r(facts)",
+                        f"    facts[{d.name!r}] = _d{j}",
+                        f"    cited[{d.name!r}] = c{j}"]
 
     @staticmethod
     def _cell_fields(d: DecisionIR, names: set[str]) -> tuple[list[str], dict, dict]:

@@ -36,7 +36,7 @@ from typing import Any
 from durable import engine as durable_engine
 from durable.engine import durable_rules_engine as _native
 
-from triage.errors import RuleFileError, TriageError
+from triage.errors import EngineError, RuleFileError, TriageError
 from triage.rules.domains import NUMBER_SCALE, type_class
 from triage.rules.interpreter import leaves
 from triage.rules.ir import Absent, And, Cmp, Cond, DecisionIR, FieldCmp, Match, Or, Present, to_nnf
@@ -53,10 +53,6 @@ MAX_PLAIN_TEXT = 1000  # longer strings travel as a digest (messages stay far be
 # NUL is sent as-is safely today, but a C engine is not where to find out otherwise.
 _AWKWARD = re.compile(r"[\x00\ud800-\udfff\ue000\U00010000-\U0010ffff]")
 _DIGEST = "\ue000"  # never in a plain string: such strings are digested themselves
-
-
-class EngineError(TriageError):
-    """durable_rules refused a ruleset or a message."""
 
 
 class _QuietHost(durable_engine.Host):

@@ -10,47 +10,24 @@ import hashlib
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Mapping
 
 from pydantic import ValidationError
 
 from triage.errors import RuleFileError, RuleSetErrors
-from triage.facts import STANDARD_DOMAINS
 from triage.rules.domains import TEMPORAL, Domain, suggest, temporal_value, type_class, undeclared
 from triage.rules.durable_engine import MAX_RULES
 from triage.rules.ir import Compound, ConditionParser, DecisionIR, Row, Template, parse_output
+from triage.rules.layout import FACTS_FILE, decision_entries, deciding_files
 from triage.rules.spec import DecisionFile, FactsFile
 from triage.rules.yamlio import LineDict, line_at, load_yaml
 
-if TYPE_CHECKING:
-    from triage.rules.ruleset import RuleSet
-
-FACTS_FILE = "facts.yaml"
-SCHEDULE_FILE = "schedule.yaml"
-CORRELATION_FILE = "correlation.yaml"
-SPECIAL_FILES = {FACTS_FILE, SCHEDULE_FILE, CORRELATION_FILE}
-TEST_SUFFIXES = (".test.yaml", ".test.yml")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def rule_files(folder: Path) -> list[Path]:
-    """Decision files of a folder: YAML files other than facts/schedule/correlation/tests."""
-    return [p for p in _yaml_entries(folder) if p.is_file()]
-
-
-def _yaml_entries(folder: Path) -> list[Path]:
-    """Every entry named like a decision file, whatever it is (a folder is reported, not skipped)."""
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix in (".yaml", ".yml")
-                  and p.name not in SPECIAL_FILES and not p.name.endswith(TEST_SUFFIXES))
-
 
 def ruleset_version(folder: Path) -> str:
     """Content hash of every file that decides (decision files, facts, schedule, correlation)."""
     h = hashlib.sha256()
-    names = sorted({p.name for p in rule_files(folder)}
-                   | {n for n in SPECIAL_FILES if (folder / n).is_file()})
-    for name in names:
+    for name in deciding_files(folder):
         data = (folder / name).read_bytes()
         h.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
     return "sha256:" + h.hexdigest()
@@ -75,9 +52,9 @@ def pydantic_errors(exc: ValidationError, raw: Any, file: str) -> list[RuleFileE
     return out
 
 
-def load_domains(folder: Path, errors: list[RuleFileError]) -> dict[str, Domain]:
-    """Built-in fact domains, narrowed or extended by the folder's facts.yaml."""
-    domains = dict(STANDARD_DOMAINS)
+def load_domains(folder: Path, standard: Mapping[str, Domain], errors: list[RuleFileError]) -> dict[str, Domain]:
+    """The standard fact domains (the caller's: `triage.facts`), narrowed or extended by facts.yaml."""
+    domains = dict(standard)
     path = folder / FACTS_FILE
     if not path.exists():
         return domains
@@ -92,7 +69,7 @@ def load_domains(folder: Path, errors: list[RuleFileError]) -> dict[str, Domain]
         return domains
     for name, d in spec.facts.items():
         line = line_at(raw, ("facts", name))
-        own = name not in STANDARD_DOMAINS and not name.startswith("extra.")
+        own = name not in standard and not name.startswith("extra.")
         if own and not _IDENT.match(name):
             errors.append(RuleFileError(
                 f"{name!r} is not a fact name (letters, digits, _; a ticket's own fields may also be "
@@ -105,7 +82,7 @@ def load_domains(folder: Path, errors: list[RuleFileError]) -> dict[str, Domain]
         if d.type == "enum" and not d.values:
             errors.append(RuleFileError(f"{name}: an enum needs values", file=str(path), line=line))
             continue
-        base = STANDARD_DOMAINS.get(name)
+        base = standard.get(name)
         if base is not None and set(Domain(name, d.type).type_classes) != set(base.type_classes):
             errors.append(RuleFileError(f"{name}: the ticket gives {base.type} values, not {d.type}",
                                         file=str(path), line=line))
@@ -155,18 +132,16 @@ def decision_domain(spec: DecisionFile) -> Domain:
     return Domain(spec.decision, "any", nullable=True, declared=False)
 
 
-def load_ruleset(folder: str | Path) -> RuleSet:
-    """Load and validate every rule file in `folder`, or raise `RuleSetErrors`."""
-    from triage.rules.ruleset import RuleSet
-
-    folder = Path(folder)
+def load_parts(folder: Path, standard: Mapping[str, Domain]) -> tuple[tuple[DecisionIR, ...], dict[str, Domain], str]:
+    """Every rule file in `folder` validated and compiled: (decisions in dependency order,
+    fact domains, version); or `RuleSetErrors` with every problem found."""
     if not folder.is_dir():
         raise RuleSetErrors([RuleFileError("not a folder of rule files", file=str(folder))])
     errors: list[RuleFileError] = []
-    domains = load_domains(folder, errors)
+    domains = load_domains(folder, standard, errors)
     specs: list[tuple[Path, Any, DecisionFile]] = []
     try:
-        files = _yaml_entries(folder)
+        files = decision_entries(folder)
     except OSError as exc:
         raise RuleSetErrors([RuleFileError(f"cannot list: {exc.strerror or exc}", file=str(folder))]) from None
     if not files:
@@ -219,8 +194,7 @@ def load_ruleset(folder: str | Path) -> RuleSet:
     order = _dependency_order(decisions, seen_files, errors)
     if errors:
         raise RuleSetErrors(errors)
-    return RuleSet(folder=folder, decisions=tuple(decisions[n] for n in order), domains=domains,
-                   version=ruleset_version(folder))
+    return tuple(decisions[n] for n in order), domains, ruleset_version(folder)
 
 
 def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,

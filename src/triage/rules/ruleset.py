@@ -11,18 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from triage.errors import TriageError
+from triage.errors import RuleEvaluationError
 from triage.rules import interpreter
 from triage.rules.cellcache import CellDecider
 from triage.rules.domains import TEMPORAL, Domain, quantise, temporal_value, type_class
 from triage.rules.ir import DecisionIR, Output, Template
+from triage.rules.loader import load_parts
 from triage.rules.spec import MULTI_HIT
-
-
-class RuleEvaluationError(TriageError):
-    """A ticket's facts hit a hole in the rules (no row and no default, or a `unique` clash)."""
 
 
 def render(out: Output, values: dict[str, Any]) -> Any:
@@ -50,10 +47,13 @@ class RuleSet:
     _decider: Any = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, folder: str | Path) -> "RuleSet":
-        from triage.rules.loader import load_ruleset
-
-        return load_ruleset(folder)
+    def load(cls, folder: str | Path, standard: Mapping[str, Domain]) -> "RuleSet":
+        """Load and validate every rule file in `folder` over the `standard` fact domains
+        (the ticket's, from `triage.facts`: this package does not know the ticket), or
+        raise `RuleSetErrors` with every problem found."""
+        folder = Path(folder)
+        decisions, domains, version = load_parts(folder, standard)
+        return cls(folder=folder, decisions=decisions, domains=domains, version=version)
 
     @property
     def decision_names(self) -> tuple[str, ...]:
@@ -123,14 +123,17 @@ class RuleSet:
             self._engine = DurableEngine(self.decisions)
         return self._engine
 
-    def evaluate(self, facts: dict[str, Any], evaluator: str = "durable") -> dict[str, DecisionResult]:
-        """Decide every decision in order; each result becomes a fact for the next.
+    def evaluate(self, facts: dict[str, Any], evaluator: str = "durable",
+                 given: frozenset[str] = frozenset()) -> dict[str, DecisionResult]:
+        """Decide every decision in order without the cache: the reference `decide` is
+        held to. Each result becomes a fact for the next; `facts` is extended in place.
 
-        `evaluator` is "durable" (durable_rules) or "python" (the interpreter); no cache.
-        `facts` is extended in place with the decisions' values.
+        `evaluator` is "durable" (durable_rules) or "python" (the interpreter).
         """
         results: dict[str, DecisionResult] = {}
         for d in self.decisions:
+            if d.name in given:
+                continue
             if evaluator == "durable":
                 rows = self._engine_rows(d, facts)
             else:
@@ -141,17 +144,25 @@ class RuleSet:
             results[d.name] = res
         return results
 
-    def decide(self, facts: dict[str, Any]) -> dict[str, list[str]]:
-        """The hot path: every decision's value put into `facts`; returns the cited rules.
+    def decide(self, facts: dict[str, Any], given: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+        """How every caller decides: each decision's value put into `facts`; returns the
+        cited rules. Decisions named in `given` are taken as decided (their values
+        already in `facts`), as a rule test of later decisions does.
 
         Equal to `evaluate(facts, "durable")` (a property test holds it so), with each
         distinct cell decided once by durable_rules and reused (see `cellcache`).
         """
         if not self.use_cache:
-            return {n: r.cited for n, r in self.evaluate(facts).items()}
+            return {n: r.cited for n, r in self.evaluate(facts, given=given).items()}
         if self._decider is None:
             self._decider = CellDecider(self.decisions, self.domains, self._engine_rows, resolve)
-        return self._decider.decide(facts)
+        return self._decider.decide_given(facts, given) if given else self._decider.decide(facts)
+
+    def rows_of(self, name: str, cited: list[str]) -> list[int]:
+        """The row indices behind a decision's cited rules (empty: its default decided)."""
+        d = self.decision(name)
+        ids = {d.cite(r): r.index for r in d.rows}
+        return [ids[c] for c in cited if c in ids]
 
     def _engine_rows(self, d: DecisionIR, facts: dict[str, Any]) -> list[int]:
         return self.engine.matching_rows(d.name, facts, d.hit_policy == "first")
@@ -186,7 +197,8 @@ def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionRe
         if policy in MULTI_HIT and not d.has_default:
             return DecisionResult(no_match(d), [], [])
         if not d.has_default:
-            raise RuleEvaluationError(f"{d.file}: decision {d.name!r}: no row matched and there is no default")
+            raise RuleEvaluationError(f"decision {d.name!r}: no row matched and there is no default",
+                                      file=d.file, line=d.rows[-1].line if d.rows else None)
         value = render(d.default, facts)
         if policy in MULTI_HIT and (policy != "collect" or d.aggregate in (None, "list", "set")):
             value = [] if value is None else [value]
@@ -197,7 +209,8 @@ def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionRe
     if policy == "unique":
         if len(rows) > 1:
             ids = ", ".join(d.rows[i].id for i in rows)
-            raise RuleEvaluationError(f"{d.file}: decision {d.name!r} has hit policy unique but rows {ids} all match")
+            raise RuleEvaluationError(f"decision {d.name!r} has hit policy unique but rows {ids} all match",
+                                      file=d.file, line=d.rows[rows[0]].line, rule_id=d.rows[rows[0]].id)
         row = d.rows[rows[0]]
         return DecisionResult(render(row.then, facts), [row.index], [d.cite(row)])
     outputs = [(i, render(d.rows[i].then, facts)) for i in rows]
@@ -205,8 +218,9 @@ def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionRe
         differ = [(i, v) for i, v in outputs if not _same(v, outputs[0][1])]
         if differ:
             (i, v), (j, w) = outputs[0], differ[0]
-            raise RuleEvaluationError(f"{d.file}: decision {d.name!r} has hit policy any but rows {d.rows[i].id} "
-                                      f"({v!r}) and {d.rows[j].id} ({w!r}) match with different outputs")
+            raise RuleEvaluationError(f"decision {d.name!r} has hit policy any but rows {d.rows[i].id} ({v!r}) "
+                                      f"and {d.rows[j].id} ({w!r}) match with different outputs",
+                                      file=d.file, line=d.rows[j].line, rule_id=d.rows[j].id)
         return DecisionResult(outputs[0][1], list(rows), [d.cite(d.rows[i]) for i in rows])
     order = d.values or ()
     rank: Callable[[Any], Any] = lambda v: output_rank(d, v)
@@ -230,7 +244,8 @@ def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionRe
         try:
             value = min(values, key=key) if agg == "min" else max(values, key=key)
         except TypeError:
-            raise RuleEvaluationError(f"{d.file}: decision {d.name!r}: cannot order {values!r}") from None
+            raise RuleEvaluationError(f"decision {d.name!r}: cannot order {values!r}", file=d.file,
+                                      line=d.rows[rows[0]].line) from None
     return DecisionResult(value, [i for i, _ in outputs], [d.cite(d.rows[i]) for i, _ in outputs])
 
 

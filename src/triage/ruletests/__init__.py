@@ -5,5 +5,3 @@
 The CLI (`triage test`) and the pytest plugin are thin users of `runner`.
 """
 from __future__ import annotations
-
-TEST_PATTERNS = ("*.test.yaml", "*.test.yml")

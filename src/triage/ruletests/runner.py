@@ -1,8 +1,9 @@
 """Loading `*.test.yaml` files, running their cases through `Triage`, measuring row coverage.
 
-Every case goes through the same `Triage` object as production routing (the rule
-folder, no model): a ticket case via `route_detailed`, a facts case via the rule
-set's engine. Coverage counts, for every decision, each row (and the default) that
+Every case goes through the same `Triage` object and the same deciding function
+(the rule set's cell cache) as production routing (the rule folder, no model): a
+ticket case via `Triage.trace`, a facts case via `RuleSet.decide` on the facts the
+router would build, with the case's facts (and decisions) laid over them. Coverage counts, for every decision, each row (and the default) that
 decided at least one case.
 """
 from __future__ import annotations
@@ -15,17 +16,12 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from triage.errors import RuleFileError, TriageError
-from triage.rules.loader import SCHEDULE_FILE
-from triage.ruletests import TEST_PATTERNS
+from triage.errors import RuleFileError, RuleTestFileError, TriageError
+from triage.rules.layout import SCHEDULE_FILE, TEST_PATTERNS
 from triage.ruletests.spec import Case, TestFile
 
 DEFAULT_CREATED = "2026-11-23T09:00:00Z"  # a Monday, EMEA on shift
 SCHEDULE_FIELDS = ("handoff", "response_due")
-
-
-class RuleTestFileError(RuleFileError):
-    """A test file that cannot be read or does not follow the format."""
 
 
 @dataclass
@@ -69,7 +65,7 @@ def find_test_files(path: Path) -> list[Path]:
 
 def rules_dir_for(test_file: Path, declared: str | None) -> Path:
     """The folder a test file tests: `rules:` relative to it, else the nearest folder above with decision files."""
-    from triage.rules.loader import rule_files
+    from triage.rules.layout import rule_files
 
     if declared:
         return (test_file.parent / declared).resolve()
@@ -179,18 +175,16 @@ def _run_ticket(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     if ticket.get("category") is None:
         raise TicketError([("category", "rule tests give the category (they never ask the model)")],
                           ticket_id=str(ticket.get("id")))
-    routed = triage.route_detailed(ticket)
-    decision = routed.decision.to_dict()
+    traced = triage.trace(ticket)
+    decision = traced.decision.to_dict()
     actual = {k: v for k, v in decision.items() if k not in ("rules", "outputs")}
     actual.update(decision.get("outputs") or {})
-    _record(triage, routed.results, res)
+    _record(triage, traced.facts, decision["rules"], res)
     _compare(lc, actual, res)
 
 
 def _run_facts(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
-    from triage.facts import ticket_facts
     from triage.rules.domains import suggest
-    from triage.rules.ruleset import resolve
     from triage.ticket import parse_ticket
 
     rs = triage.ruleset
@@ -199,8 +193,7 @@ def _run_facts(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     base.setdefault("created_at", DEFAULT_CREATED)
     base.setdefault("category", given.get("category") if isinstance(given.get("category"), str) else "unknown")
     t = parse_ticket(base)
-    shift = triage.schedule.on_shift(t.created_at) if triage.schedule is not None else None
-    facts = ticket_facts(t, base["category"], None, "given", shift)
+    facts = triage.facts_of(t, base["category"])
     names = set(rs.domains) | set(rs.decision_names)
     problems = []
     facts.update(given)
@@ -221,23 +214,18 @@ def _run_facts(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     if problems:
         res.error = "; ".join(problems)
         return
-    results = {}
-    for d in rs.decisions:
-        if d.name in given:  # taken as decided: test later decisions on their own
-            continue
-        rows = rs.engine.matching_rows(d.name, facts, d.hit_policy == "first")
-        r = resolve(d, rows, facts)
-        facts[d.name] = r.value
-        results[d.name] = r
-    _record(triage, results, res)
+    # decisions the case gives are taken as decided: later decisions are tested on their own
+    cited = rs.decide(facts, given=frozenset(n for n in rs.decision_names if n in given))
+    _record(triage, facts, cited, res)
     _compare(lc, dict(facts), res)
 
 
-def _record(triage: Any, results: dict[str, Any], res: CaseResult) -> None:
-    for name, r in results.items():
-        res.decided[name] = (r.value, list(r.cited))
-        if r.rows:
-            res.reached.update((name, i) for i in r.rows)
+def _record(triage: Any, facts: dict[str, Any], cited: dict[str, list[str]], res: CaseResult) -> None:
+    for name, rules in cited.items():
+        res.decided[name] = (facts[name], list(rules))
+        rows = triage.ruleset.rows_of(name, rules)
+        if rows:
+            res.reached.update((name, i) for i in rows)
         else:
             res.reached.add((name, None))
 
@@ -370,6 +358,14 @@ class RulesOnly:
 
             raise RuleSetErrors([exc]) from None
 
+    def facts_of(self, ticket: Any, category: str) -> dict[str, Any]:
+        """A ticket's facts as `Triage.facts_of` gives them, without a schedule (no shift)."""
+        from triage.facts import add_category, ticket_facts
+
+        facts = ticket_facts(ticket, self.ruleset.extra_fields)
+        facts["shift_region"] = None
+        return add_category(facts, category, None, "given")
+
     def close(self) -> None:
         self.ruleset.close()
 
@@ -384,10 +380,10 @@ class TriagePool:
         key = rules_dir.resolve()
         if key not in self._by_dir:
             from triage.analysis.checker import decides_own_only
-            from triage.rules.ruleset import RuleSet
+            from triage.facts import load_rules
             from triage.router import Triage
 
-            rs = RuleSet.load(rules_dir)
+            rs = load_rules(rules_dir)
             self._by_dir[key] = RulesOnly(rs) if decides_own_only(rs) else Triage(rules=rs, model=False)
         return self._by_dir[key]
 
