@@ -248,3 +248,14 @@ def test_rule_tests_of_every_policy_pass_and_cover_every_row():
     res = CliRunner().invoke(cli, ["test", str(folder), "--coverage", "--fail-under", "100"])
     assert res.exit_code == 0, res.stdout
     assert [f.headline() for f in check_folder(folder).findings if f.severity == "error"] == []
+
+
+def test_a_row_may_answer_null(tmp_path):
+    """DMN's `null` output entry: the row decides, with no value (outside `values` too)."""
+    rows = "rules:\n  - {id: none, when: {n: {'<': 3}}, then: null}\n  - {id: b, when: {n: {'>=': 2}}, then: B}\n"
+    rs = load_ruleset(table(tmp_path, "hit_policy: first\nvalues: [A, B]", rows, "default: A\n"))
+    assert all_three(rs, {"n": 1}) is None
+    assert rs.evaluate({"n": 1})["x"].cited == ["x/none"]
+    assert all_three(rs, {"n": 5}) == "B"
+    rs2 = load_ruleset(table(tmp_path, "hit_policy: rule_order", rows, name="ro"))
+    assert all_three(rs2, {"n": 2}) == [None, "B"]

@@ -213,7 +213,7 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
                      values: Any = spec.values, what: str = "output", inner: bool = False) -> Any:
         def err(reason: str) -> RuleFileError:
             return RuleFileError(reason, file=file, line=line, rule_id=rule_id)
-        if compound and not inner and not isinstance(value, dict) and not (value is None and rule_id == "default"):
+        if compound and not inner and not isinstance(value, dict) and value is not None:
             errors.append(err(f"{what} {value!r}: this decision has several named outputs; give a mapping "
                               "such as {status: Approved, rate: Basic}"))
             return None
@@ -233,8 +233,8 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
                 elif f == spec.decision:
                     errors.append(err(f"template {out.text!r} refers to its own decision"))
                 template_fields.add(f)
-        elif values is not None and out not in values and not (out is None and rule_id == "default"):
-            # `default: null` answers "no value" whatever `values` lists.
+        elif values is not None and out not in values and out is not None:
+            # null (`then: null`, `default: null`) is "no value", whatever `values` lists.
             errors.append(err(f"{what} {out!r} is not among values {list(values)}{suggest(out, values)}"))
         return out
 

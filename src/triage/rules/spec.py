@@ -78,9 +78,10 @@ class Row(BaseModel):
     id: str = Field(pattern=ROW_ID, description="Stable id, unique in the file; decisions cite it.")
     description: str | None = None
     when: Condition | None = Field(None, description="Absent or empty: always holds.")
-    then: Scalar | date | datetime | dict[str, Scalar | date | datetime] = Field(
+    then: Scalar | date | datetime | dict[str, Scalar | date | datetime | None] | None = Field(
         description='A value, or a template such as "{tier}-{region}" (a date is given as its ISO text); '
-                    'a mapping gives several named outputs at once ({status: Approved, rate: Basic}).')
+                    'null for no value; a mapping gives several named outputs at once '
+                    '({status: Approved, rate: Basic}).')
     unanalysable: bool = Field(False, description="Allow conditions the checker cannot analyse (matches).")
 
 
