@@ -259,3 +259,24 @@ def test_a_row_may_answer_null(tmp_path):
     assert all_three(rs, {"n": 5}) == "B"
     rs2 = load_ruleset(table(tmp_path, "hit_policy: rule_order", rows, name="ro"))
     assert all_three(rs2, {"n": 2}) == [None, "B"]
+
+
+def test_rule_tests_may_expect_the_rules_to_fail(tmp_path):
+    """`expect_error`: a `unique` clash or an `any` disagreement, tested as such."""
+    from click.testing import CliRunner
+
+    from triage.cli import cli
+
+    d = table(tmp_path, "hit_policy: any")
+    (d / "tests").mkdir()
+    (d / "tests" / "x.test.yaml").write_text(
+        "cases:\n"
+        "  - {name: clash, facts: {n: 7, level: high, flag: true}, expect_error: match with different outputs}\n"
+        "  - {name: agree, facts: {n: 1, level: high, flag: true}, expect: {x: B}}\n"
+        "  - {name: wrong text, facts: {n: 7, level: high, flag: true}, expect_error: no row matched}\n"
+        "  - {name: no error, facts: {n: 1, level: high, flag: true}, expect_error: different outputs}\n")
+    res = CliRunner().invoke(cli, ["test", str(d)])
+    assert "clash: PASS" in res.stdout and "agree: PASS" in res.stdout
+    assert "wrong text: ERROR" in res.stdout and "expected an error with 'no row matched', got:" in res.stdout
+    assert "no error: FAIL" in res.stdout and "but the rules decided" in res.stdout
+    assert "2 passed, 2 failed" in res.stdout

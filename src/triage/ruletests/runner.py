@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from triage.errors import RuleFileError, RuleTestFileError, TriageError
+from triage.errors import RuleEvaluationError, RuleFileError, RuleTestFileError, TriageError
 from triage.rules.layout import SCHEDULE_FILE, TEST_PATTERNS
 from triage.ruletests.spec import Case, TestFile
 
@@ -152,8 +152,15 @@ def run_case(triage: Any, lc: LoadedCase) -> CaseResult:
             _run_ticket(triage, lc, res)
         else:
             _run_facts(triage, lc, res)
+    except RuleEvaluationError as exc:  # the rules could not decide: expected, or a failure
+        want = lc.case.expect_error
+        if want is None or want not in str(exc):
+            res.error = str(exc) if want is None else f"expected an error with {want!r}, got: {exc}"
     except TriageError as exc:
         res.error = str(exc)
+    else:
+        if lc.case.expect_error is not None and res.error is None:
+            res.problems.append(f"expected an error with {lc.case.expect_error!r}, but the rules decided")
     res.seconds = time.perf_counter() - t0
     return res
 
