@@ -191,19 +191,22 @@ LEAF = st.sampled_from([
 ])
 
 
+REF = st.sampled_from([{"n": {">=": {"fact": "m"}}}, {"n": {"fact": "m"}}, {"m": {"<": {"fact": "n"}}}])
+
+
 @st.composite
-def conditions(draw) -> dict[str, Any]:
+def conditions(draw, leaf: Any = LEAF) -> dict[str, Any]:
     kind = draw(st.sampled_from(["leaf", "leaf", "and", "any", "not"]))
     if kind == "leaf":
-        return draw(LEAF)
+        return draw(leaf)
     if kind == "not":
-        return {"not": draw(LEAF)}
-    items = draw(st.lists(LEAF, min_size=2, max_size=3))
+        return {"not": draw(leaf)}
+    items = draw(st.lists(leaf, min_size=2, max_size=3))
     return {"all" if kind == "and" else "any": items}
 
 
 @st.composite
-def tables(draw) -> str:
+def tables(draw, refs: bool = False) -> str:
     import json
 
     policy = draw(st.sampled_from(["first", "unique", "priority", "any", "collect", "rule_order", "output_order"]))
@@ -212,14 +215,15 @@ def tables(draw) -> str:
         head += f"\naggregate: {draw(st.sampled_from(['list', 'set', 'count', 'min', 'max']))}"
     # A template's output is not known per cell, so `any` (agreement) gets literals only.
     outs = ["A", "B", "C"] + ([] if policy == "any" else ["{level}"])
-    rows = draw(st.lists(st.tuples(conditions(), st.sampled_from(outs)), min_size=1, max_size=4))
+    leaf = st.one_of(LEAF, REF) if refs else LEAF
+    rows = draw(st.lists(st.tuples(conditions(leaf), st.sampled_from(outs)), min_size=1, max_size=4))
     text = "rules:\n" + "".join(f"  - {{id: r{i}, when: {json.dumps(c)}, then: {json.dumps(o)}}}\n"
                                 for i, (c, o) in enumerate(rows))
     default = draw(st.sampled_from(["", "default: null\n", "default: B\n"]))
     return f"{head}\n{text}{default}"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=tables())
 def test_checker_errors_exactly_when_the_engine_fails_a_cell(tmp_path_factory, spec):
     d = tmp_path_factory.mktemp("t")
@@ -280,3 +284,26 @@ def test_rule_tests_may_expect_the_rules_to_fail(tmp_path):
     assert "wrong text: ERROR" in res.stdout and "expected an error with 'no row matched', got:" in res.stdout
     assert "no error: FAIL" in res.stdout and "but the rules decided" in res.stdout
     assert "2 passed, 2 failed" in res.stdout
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=tables(refs=True), extra=st.lists(st.tuples(st.integers(0, 10), st.integers(0, 10)), max_size=6))
+def test_with_fact_comparisons_the_checker_is_sound_and_the_evaluators_agree(tmp_path_factory, spec, extra):
+    """Rows comparing n with m are unanalysable: the checker may say less, never something
+    false; an error it reports is a cell the engine fails. The cache equals both engines."""
+    d = tmp_path_factory.mktemp("t")
+    (d / "facts.yaml").write_text(FACTS.replace("values: [low, mid, high]", "values: [A, B, C]")
+                                  + "  m: {type: int, min: 0, max: 10, nullable: true}\n")
+    (d / "x.yaml").write_text(f"decision: x\n{spec}".replace("high", "C").replace("low", "A").replace("mid", "B"))
+    rs = load_ruleset(d)
+    dec = rs.decision("x")
+    inputs = cells(rs) + [{"n": n, "m": m, "level": "A", "flag": True} for n, m in extra]
+    failing = [c for c in inputs if all_three(rs, c) is ERROR]
+    holes = [c for c in failing if not matching_rows(dec, c)]
+    clashes = [c for c in failing if len(matching_rows(dec, c)) > 1]
+    errors = {f.code for f in check_folder(d).findings if f.severity == "error"}
+    assert "gap" not in errors or holes, errors
+    assert not errors & {"unique-overlap", "any-conflict"} or clashes, errors
+    if not any(f.code == "unanalysable" for f in check_folder(d).findings):
+        assert ("gap" in errors) == bool(holes)
+    rs.close()
