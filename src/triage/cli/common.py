@@ -17,6 +17,8 @@ def fail(error: TriageError | str, code: int = 2, as_json: bool = False) -> NoRe
     """Print a user error on stderr (one line, or JSON) and exit with `code`."""
     if as_json and isinstance(error, TriageError):
         sys.stderr.write(orjson.dumps(error.to_dict()).decode() + "\n")
+    elif isinstance(error, TriageError):
+        click.echo(f"error: {error} [{error.code}]", err=True)  # the code a program can match
     else:
         click.echo(f"error: {error}", err=True)
     sys.exit(code)
