@@ -307,3 +307,21 @@ def test_with_fact_comparisons_the_checker_is_sound_and_the_evaluators_agree(tmp
     if not any(f.code == "unanalysable" for f in check_folder(d).findings):
         assert ("gap" in errors) == bool(holes)
     rs.close()
+
+
+@pytest.mark.parametrize("agg, want", [("min", {"amount": 98.83, "required": False}),
+                                       ("max", {"amount": 205.43, "required": True}),
+                                       ("sum", {"amount": 454.47, "required": 0}),
+                                       ("count", 3), ("list", None)])
+def test_aggregates_of_named_outputs_take_each_output_on_its_own(tmp_path, agg, want):
+    """As the DMN conformance suite's 0117-multi-min-collect expects (our table, its shape)."""
+    rows = ("rules:\n  - {id: a, when: {n: {'>': 1}}, then: {amount: 98.83, required: true}}\n"
+            "  - {id: b, when: {n: {'>': 2}}, then: {amount: 150.21, required: false}}\n"
+            "  - {id: c, when: {n: {'>': 3}}, then: {amount: 205.43, required: true}}\n")
+    rs = load_ruleset(table(tmp_path, f"hit_policy: collect\naggregate: {agg}", rows))
+    got = all_three(rs, {"n": 4})
+    if agg == "list":
+        assert [o["amount"] for o in got] == [98.83, 150.21, 205.43]
+    else:
+        assert got == want
+    assert all_three(rs, {"n": 0}) == no_match(rs.decision("x"))

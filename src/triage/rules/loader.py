@@ -281,9 +281,6 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
     if spec.hit_policy in ("priority", "output_order") and not spec.values:
         errors.append(RuleFileError(f"hit policy `{spec.hit_policy}` needs `values` (their order ranks the "
                                     "outputs)", file=file, line=line_at(raw, ("hit_policy",))))
-    if compound and spec.aggregate in ("sum", "min", "max"):
-        errors.append(RuleFileError(f"aggregate {spec.aggregate} needs a single output, not several named ones",
-                                    file=file, line=line_at(raw, ("aggregate",))))
     if spec.aggregate and spec.hit_policy != "collect":
         errors.append(RuleFileError("`aggregate` applies only to hit policy `collect`",
                                     file=file, line=line_at(raw, ("aggregate",))))

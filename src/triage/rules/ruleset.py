@@ -237,16 +237,29 @@ def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionRe
         value = [v for k, v in enumerate(values) if not any(_same(v, w) for w in values[:k])]
     elif agg == "count":
         value = len(values)
-    elif agg == "sum":
-        value = quantise(sum(v for v in values if type_class(v) == "n"))
+    elif any(isinstance(v, dict) for v in values):
+        # Several named outputs: each one is aggregated on its own, as the DMN conformance
+        # suite expects (its 0117-multi-min-collect: the least amount, and the least flag).
+        orders = dict(d.output_values or ())
+        names = next(v for v in values if isinstance(v, dict))
+        value = {k: _aggregate(d, agg, [v.get(k) if isinstance(v, dict) else None for v in values],
+                               orders.get(k, ()), rows) for k in names}
     else:
-        key = rank if order else (lambda v: v)
-        try:
-            value = min(values, key=key) if agg == "min" else max(values, key=key)
-        except TypeError:
-            raise RuleEvaluationError(f"decision {d.name!r}: cannot order {values!r}", file=d.file,
-                                      line=d.rows[rows[0]].line) from None
+        value = _aggregate(d, agg, values, order, rows)
     return DecisionResult(value, [i for i, _ in outputs], [d.cite(d.rows[i]) for i, _ in outputs])
+
+
+def _aggregate(d: DecisionIR, agg: str, values: list[Any], order: tuple[Any, ...], rows: list[int]) -> Any:
+    """sum, min or max of one output's values; min and max follow `order` when given."""
+    if agg == "sum":
+        return quantise(sum(v for v in values if type_class(v) == "n"))
+    key: Callable[[Any], Any] = (lambda v: next((k for k, o in enumerate(order) if _same(o, v)), len(order))) \
+        if order else (lambda v: v)
+    try:
+        return min(values, key=key) if agg == "min" else max(values, key=key)
+    except TypeError:
+        raise RuleEvaluationError(f"decision {d.name!r}: cannot order {values!r}", file=d.file,
+                                  line=d.rows[rows[0]].line) from None
 
 
 def output_rank(d: DecisionIR, value: Any) -> Any:
