@@ -14,7 +14,9 @@ from typing import Any
 
 from triage.analysis.describe import actual_text, describe, output_text, value_text
 from triage.rules.interpreter import first_failure, matching_rows
+from triage.rules.domains import TEMPORAL, temporal_text
 from triage.rules.ir import DecisionIR, Row, Template
+from triage.rules.spec import MULTI_HIT
 
 
 def _where(file: str, line: int | None) -> str:
@@ -34,16 +36,25 @@ def _row(d: DecisionIR, row: Row | None, facts: dict[str, Any]) -> dict[str, Any
             "value": row.then.render(facts) if isinstance(row.then, Template) else row.then}
 
 
-def _why_not(row: Row, facts: dict[str, Any]) -> dict[str, Any]:
-    leaf = first_failure(row.cond, facts)
+def _shown(facts: dict[str, Any], domains: dict[str, Any]) -> dict[str, Any]:
+    """The facts with dates, datetimes and durations as written rather than their integers."""
+    out = dict(facts)
+    for name, dom in domains.items():
+        if dom.type in TEMPORAL and isinstance(out.get(name), int):
+            out[name] = temporal_text(dom.type, out[name])
+    return out
+
+
+def _why_not(row: Row, facts: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any]:
+    leaf = first_failure(row.cond, facts)  # decided on the integers, shown as written
     if leaf is None:  # cannot happen for a row that did not match; kept total
         return {"rule_id": row.id, "file": row.file, "line": row.line, "failed": None, "actual": {}, "text": "matches"}
     from triage.analysis.describe import fields_of
 
     failed = describe(leaf)
     return {"rule_id": row.id, "file": row.file, "line": row.line, "failed": failed,
-            "actual": {f: facts.get(f) for f in fields_of(leaf)},
-            "text": f"{failed}: {actual_text(leaf, facts)}"}
+            "actual": {f: shown.get(f) for f in fields_of(leaf)},
+            "text": f"{failed}: {actual_text(leaf, shown)}"}
 
 
 def explain(triage: Any, traced: Any) -> dict[str, Any]:
@@ -57,6 +68,7 @@ def explain(triage: Any, traced: Any) -> dict[str, Any]:
         "top": [{"category": c, "probability": round(float(p), 4)} for c, p in (traced.top or ())[:3]],
     }
     decisions = []
+    shown = _shown(facts, triage.ruleset.domains)
     for d in triage.ruleset.decisions:
         rows = triage.ruleset.rows_of(d.name, decision.rules[d.name])
         matched = set(matching_rows(d, facts))
@@ -66,11 +78,15 @@ def explain(triage: Any, traced: Any) -> dict[str, Any]:
             earlier = [r for r in d.rows[:stop]]
         else:
             earlier = [r for r in d.rows if r.index not in matched]
+        # Multiple-hit policies answer no match themselves ([], 0, null): no row, no default.
+        answered = not deciders and d.hit_policy in MULTI_HIT and not d.has_default
         entry: dict[str, Any] = {
             "decision": d.name, "value": facts[d.name], "hit_policy": d.hit_policy, "file": d.file,
-            "decided_by": [_row(d, r, facts) for r in deciders] or [_row(d, None, facts)],
-            "not_matched": [_why_not(r, facts) for r in earlier],
+            "decided_by": [_row(d, r, facts) for r in deciders] or ([] if answered else [_row(d, None, facts)]),
+            "not_matched": [_why_not(r, facts, shown) for r in earlier],
         }
+        if d.aggregate:
+            entry["aggregate"] = d.aggregate
         if d.hit_policy == "priority":
             entry["outranked"] = [_row(d, d.rows[i], facts) for i in sorted(matched) if i not in rows]
         decisions.append(entry)
@@ -118,6 +134,13 @@ def render_text(e: dict[str, Any]) -> str:
         lines.append("")
         lines.append(f"{d['decision']} = {value_text(d['value'])}" + (
             f"  (hit policy {d['hit_policy']})" if d["hit_policy"] != "first" else ""))
+        if not d["decided_by"]:
+            lines.append(f"  no row matched: hit policy {d['hit_policy']} answers {value_text(d['value'])}")
+        if len(d["decided_by"]) > 1:  # collect, rule_order, output_order, any: in the order used
+            how = {"any": "the matching rows agree", "output_order": "in the order of `values`"}.get(
+                d["hit_policy"], f"aggregate {d.get('aggregate') or 'list'}" if d["hit_policy"] == "collect"
+                else "in row order")
+            lines.append(f"  {len(d['decided_by'])} rows matched ({how}):")
         for r in d["decided_by"]:
             rendered = "" if r["then"] == value_text(r["value"]) else f" = {value_text(r['value'])}"
             lines.append(f"  decided by {_where(r['file'], r['line'])} [{r['rule_id']}] -> {r['then']}{rendered}")

@@ -313,7 +313,8 @@ class Triage:
         At a time `now` (a sweep) it takes up to three passes: priority and region (which
         decide the clocks), then the rest with the clocks' used percentages, then, when
         the ladder climbs a step, everything again with the raised `escalation_level`."""
-        facts = self._facts(c, now)
+        # The rule set's own facts (facts.yaml `from`), dates and durations as integers.
+        facts = self.ruleset.derive_facts(self._facts(c, now), c.ticket.id)
         if affected_customers is not None:
             facts["affected_customers"] = affected_customers
         rs, sched = self.ruleset, self.schedule

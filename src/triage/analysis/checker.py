@@ -19,11 +19,18 @@ from triage.analysis.findings import Finding, Report, from_rule_errors
 from triage.analysis.limits import check_limits
 from triage.analysis.space import decision_space_domain, decision_spaces
 from triage.errors import RuleSetErrors, ScheduleError
-from triage.rules.domains import Domain, undeclared
 from triage.facts import load_rules
+from triage.rules.domains import TEMPORAL, Domain, temporal_text, undeclared
 from triage.rules.layout import SCHEDULE_FILE
 
 REQUIRED_DECISIONS = ("priority", "tier", "region", "queue")
+
+
+def decides_own_only(ruleset: Any) -> bool:
+    """A folder of decisions of its own only (a translated DMN table): no schedule, none of
+    the routing decisions. It is checked and tested (facts cases) but cannot route tickets."""
+    return not (Path(ruleset.folder) / SCHEDULE_FILE).exists() and \
+        not set(REQUIRED_DECISIONS) & set(ruleset.decision_names)
 
 
 def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_where: str | None = None,
@@ -43,14 +50,19 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
         return report
 
     schedule = None
-    sched_findings = _schedule_findings(folder, ruleset)
+    own_only = decides_own_only(ruleset)
+    sched_findings = [] if own_only else _schedule_findings(folder, ruleset)
     F.extend(sched_findings)
     F.extend(_correlation_findings(folder))
-    if not sched_findings:
+    if own_only:
+        F.append(Finding("info", "decisions-only", f"no {SCHEDULE_FILE} and none of {', '.join(REQUIRED_DECISIONS)}: "
+                         "the folder's own decisions are checked and tested (facts cases), but it cannot "
+                         "route tickets", file=str(folder)))
+    elif not sched_findings:
         from triage.schedule import Schedule
 
         schedule = Schedule.load(folder / SCHEDULE_FILE)
-    missing = [d for d in REQUIRED_DECISIONS if d not in ruleset.decision_names]
+    missing = [] if own_only else [d for d in REQUIRED_DECISIONS if d not in ruleset.decision_names]
     if missing:
         F.append(Finding("error", "missing-decision", f"the rule set must decide {', '.join(missing)} (one "
                          "file each) to route tickets", file=str(folder)))
@@ -70,7 +82,7 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
         if schedule is None:
             return None
         on_shift = (lambda h: schedule.on_shift(_at_hour(h)))
-        return example_ticket(facts, ruleset.categories, on_shift)
+        return example_ticket(_as_ticket_fields(facts, ruleset.domains), ruleset.categories, on_shift)
 
     cells = regions = rows = 0
     for d in ruleset.decisions:
@@ -88,7 +100,9 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
                              "or split the decision)", file=d.file))
         F.extend(check_limits(d, spaces, Budget(max_cells)))
 
-    if labels is None:
+    if own_only:
+        pass  # no routing, so no model: its categories concern no decision here
+    elif labels is None:
         F.append(Finding("info", "no-model", "no model: the checks of model categories against the rules were "
                          "skipped (give --model DIR)", file=str(folder)))
     else:
@@ -98,6 +112,17 @@ def check_folder(folder: str | Path, labels: Sequence[str] | None = None, model_
                     "cells": cells if cells < 2**63 else float(cells), "regions": regions,
                     "seconds": round(time.perf_counter() - t0, 3), "loaded": True}
     return report
+
+
+def _as_ticket_fields(facts: dict[str, Any], domains: dict[str, Domain]) -> dict[str, Any]:
+    """Facts of the rule set's own under the extra fields they are read from, dates as text."""
+    out = {}
+    for name, v in facts.items():
+        dom = domains.get(name)
+        if dom is not None and dom.type in TEMPORAL and isinstance(v, int):
+            v = temporal_text(dom.type, v)
+        out[dom.source if dom is not None and dom.source else name] = v
+    return out
 
 
 def _at_hour(h: int) -> Any:

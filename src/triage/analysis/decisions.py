@@ -5,22 +5,29 @@
   earlier row (`row-shadowed`) or covered jointly by several, none alone
   (`row-covered-jointly`); under `priority`, a row always outranked (`row-outranked`);
 - cells that reach no row when there is no default (`gap`), and a default no cell reaches;
-- under `unique`, two rows that match the same cell (`unique-overlap`);
+- under `unique`, two rows that match the same cell (`unique-overlap`); under `any`,
+  two rows that match the same cell with different outputs (`any-conflict`);
+- under the multiple-hit policies (`collect`, `rule_order`, `output_order`) no match is
+  an answer (the empty list, 0 or null, as `resolve` gives it), never a gap;
 - numeric literals outside a field's range; templates that can leave `values`;
-- rows marked `unanalysable` (their `matches` leaves count as "may hold").
+- rows marked `unanalysable` (their `matches` leaves count as "may hold"), and rows
+  comparing one fact with another (`{fact: other}`), which count as "may hold" too:
+  reported as notes, never as wrong.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from triage.analysis.describe import facts_text, output_text
+from triage.analysis.describe import describe, facts_text, output_text
 from triage.analysis.explore import Budget, Region, explore
 from triage.analysis.findings import Finding
 from triage.analysis.space import FieldSpace
-from triage.rules.domains import Domain, type_class
+from triage.rules.domains import TEMPORAL, Domain, temporal_text, type_class
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Cmp, DecisionIR, Row, Template
+from triage.rules.ir import Cmp, Compound, DecisionIR, FieldCmp, Row, Template
+from triage.rules.ruleset import output_rank
+from triage.rules.spec import MULTI_HIT
 
 TicketOf = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
@@ -60,9 +67,13 @@ def analyse_decision(d: DecisionIR, spaces: dict[str, FieldSpace], budget: Budge
     rows = d.rows
 
     for r in rows:
+        refs = [leaf for leaf in leaves(r.cond) if isinstance(leaf, FieldCmp)]
         if r.unanalysable:
             finding("info", "unanalysable", "uses `matches`: the checker treats it as possibly matching "
                     "any input; test it with rule tests", r)
+        elif refs:
+            finding("info", "unanalysable", f"compares facts with each other ({describe(refs[0])}): the "
+                    "checker treats it as possibly matching where both have values; test it with rule tests", r)
     _literal_checks(d, domain_of, finding)
     _template_checks(d, domain_of, finding)
 
@@ -85,9 +96,13 @@ def analyse_decision(d: DecisionIR, spaces: dict[str, FieldSpace], budget: Budge
     overlaps: dict[tuple[int, int], tuple[Region, bool]] = {}
     order = list(d.values or ())
 
-    def rank(i: int) -> int:
+    def rank(i: int) -> Any:
         out = rows[i].then
-        return order.index(out) if not isinstance(out, Template) and out in order else len(order)
+        if isinstance(out, Compound) and not out.fields:
+            return output_rank(d, out.render({}))
+        if isinstance(out, Template):  # rendered per ticket: ranked last, as an unlisted output
+            return tuple(len(o) for _, o in d.output_values) if d.output_values else len(order)
+        return output_rank(d, out)
 
     for reg in regions:
         status = reg.status
@@ -107,9 +122,10 @@ def analyse_decision(d: DecisionIR, spaces: dict[str, FieldSpace], budget: Budge
             continue
         if not matched:
             (maybe_default if maybe else to_default).append(reg)
-        if d.hit_policy == "unique":
-            if len(matched) == 1:
-                fires[matched[0]] = True
+        if d.hit_policy in ("unique", "any"):
+            if len(matched) == 1 or d.hit_policy == "any":  # `any`: every agreeing row decides
+                for i in matched:
+                    fires[i] = True
             for i in maybe:
                 fires[i] = True
             for a in range(len(matched)):
@@ -129,7 +145,9 @@ def analyse_decision(d: DecisionIR, spaces: dict[str, FieldSpace], budget: Budge
             for i in matched + maybe:
                 fires[i] = True
 
-    if not d.has_default:
+    if d.hit_policy in MULTI_HIT and not d.has_default:
+        pass  # no match is an answer (`no_match`): nothing to report
+    elif not d.has_default:
         if to_default:
             n = sum(r.weight for r in to_default)
             ex = _example(to_default[0])
@@ -146,7 +164,9 @@ def analyse_decision(d: DecisionIR, spaces: dict[str, FieldSpace], budget: Budge
     for (i, j), (reg, certain) in sorted(overlaps.items()):
         a, b = rows[i], rows[j]
         ex = _example(reg)
-        if not certain:
+        if d.hit_policy == "any":
+            _any_conflict(a, b, certain, ex, finding)
+        elif not certain:
             finding("warning", "unique-overlap-possible", f"may overlap row {_row_ref(a)} (unanalysable "
                     "conditions)", b, ex)
         elif output_text(a.then) != output_text(b.then):
@@ -169,7 +189,35 @@ def analyse_decision(d: DecisionIR, spaces: dict[str, FieldSpace], budget: Budge
             ex = _example(regs[0]) if regs else None
             finding("error", "row-outranked", f"never decides: whenever it matches, {names} match too "
                     "with an output listed earlier in `values`", r, ex)
+    for f in F:  # dates, datetimes and durations shown as written, not as their integers
+        if f.example:
+            f.example = {k: _shown(domain_of(k), v) for k, v in f.example.items()}
     return st
+
+
+def _shown(dom: Domain | None, value: Any) -> Any:
+    return temporal_text(dom.type, value) if dom is not None and dom.type in TEMPORAL and value is not None else value
+
+
+def _any_conflict(a: Row, b: Row, certain: bool, ex: dict[str, Any], finding: Callable[..., None]) -> None:
+    """Under `any`, overlapping rows must agree: equal literals do, templates may not."""
+    literal_a, literal_b = _literal(a.then), _literal(b.then)
+    same_literal = literal_a and literal_b and type_class(a.then) == type_class(b.then) and a.then == b.then
+    same_template = isinstance(a.then, Template) and isinstance(b.then, Template) and a.then.text == b.then.text
+    if same_literal or same_template:
+        return
+    if certain and literal_a and literal_b:
+        finding("error", "any-conflict", f"overlaps row {_row_ref(a)} with a different outcome "
+                f"({output_text(a.then)} there, {output_text(b.then)} here) under hit policy any", b, ex)
+    else:
+        finding("warning", "any-conflict-possible", f"may overlap row {_row_ref(a)} with a different outcome "
+                f"({output_text(a.then)} there, {output_text(b.then)} here) under hit policy any "
+                "(unanalysable conditions or templates)", b, ex)
+
+
+def _literal(out: Any) -> bool:
+    """An output known without a ticket: a value, or named outputs that are all values."""
+    return not isinstance(out, Template) or (isinstance(out, Compound) and not out.fields)
 
 
 def _explain_dead_first(d: DecisionIR, i: int, spaces: dict[str, FieldSpace], budget: Budget,

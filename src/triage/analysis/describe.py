@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Absent, And, Cmp, Cond, Match, Not, Or, Present, Template
+from triage.rules.ir import Absent, And, Cmp, Compound, Cond, FieldCmp, Match, Not, Or, Present, Template, leaf_fields
 
 
 def value_text(v: Any) -> str:
@@ -18,10 +18,16 @@ def value_text(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, float) and v == int(v):
         return str(int(v))
+    if isinstance(v, list):  # a multiple-hit decision's answer
+        return "[" + ", ".join(value_text(x) for x in v) + "]"
+    if isinstance(v, dict):  # several named outputs
+        return "{" + ", ".join(f"{k}: {value_text(x)}" for k, x in v.items()) + "}"
     return str(v)
 
 
 def output_text(out: Any) -> str:
+    if isinstance(out, Compound):
+        return out.text
     if isinstance(out, Template):
         return f'"{out.text}"'
     return value_text(out)
@@ -47,7 +53,9 @@ def _null_test(c: And) -> str | None:
 
 def describe(c: Cond) -> str:
     if isinstance(c, Cmp):
-        return f"{c.field} {c.op} {value_text(c.value)}"
+        return f"{c.field} {c.op} {c.text or value_text(c.value)}"
+    if isinstance(c, FieldCmp):
+        return f"{c.field} {c.op} fact {c.other}"
     if isinstance(c, Absent):
         return f"{c.field} is null"
     if isinstance(c, Present):
@@ -87,7 +95,7 @@ def describe(c: Cond) -> str:
 
 
 def fields_of(c: Cond) -> list[str]:
-    return list(dict.fromkeys(leaf.field for leaf in leaves(c)))
+    return list(dict.fromkeys(f for leaf in leaves(c) for f in leaf_fields(leaf)))
 
 
 def actual_text(c: Cond, facts: dict[str, Any]) -> str:

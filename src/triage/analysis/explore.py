@@ -20,7 +20,8 @@ from typing import Any, Callable, Sequence, Union
 
 from triage.analysis.space import FieldSpace, is_other
 from triage.rules.interpreter import holds, leaves
-from triage.rules.ir import And, Cond, Match, Not, Or
+from triage.rules.domains import type_class
+from triage.rules.ir import And, Cond, FieldCmp, Match, Not, Or, leaf_fields
 
 DEFAULT_BUDGET = 200_000  # nodes visited per search; the shipped rules need a few hundred
 
@@ -61,6 +62,12 @@ def substitute(c: Residual, field: str, value: Any) -> Residual:
         return c
     if isinstance(c, (And, Or, Not)):
         return _combine(c, lambda i: substitute(i, field, value))
+    if isinstance(c, FieldCmp):
+        # Cells split each input alone, not by the relation of two: decided only when a
+        # side has no value of the compared type; otherwise "may hold" (unanalysable).
+        if field in (c.field, c.other) and type_class(value) != c.tc:
+            return False
+        return c
     if c.field != field:
         return c
     if isinstance(c, Match) and is_other(value):
@@ -97,7 +104,7 @@ def fields_of(c: Residual) -> tuple[str, ...]:
     """Fields `c` reads, in reading order (the order the search assigns them)."""
     if isinstance(c, bool):
         return ()
-    return tuple(dict.fromkeys(leaf.field for leaf in leaves(c)))
+    return tuple(dict.fromkeys(f for leaf in leaves(c) for f in leaf_fields(leaf)))
 
 
 def _status(r: Residual) -> bool | None:

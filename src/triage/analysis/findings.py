@@ -100,7 +100,8 @@ def from_rule_error(err: RuleFileError) -> Finding:
                    rule_id=err.rule_id)
 
 
-_UNION_MEMBER = re.compile(r"^(?P<path>[^:\s]+)\.(?P<member>bool|int|float|str|none|Ops|list\[[^\]]*\]): "
+_UNION_MEMBER = re.compile(r"^(?P<path>[^:\s]+)\.(?P<member>bool|int|float|str|none|date|datetime|Ops|FactRef"
+                           r"|list\[[^\]]*\]|dict\[.*\]): "
                            r"(?P<msg>.*)$")
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from triage.rules.domains import Domain, quantise, type_class, undeclared
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Cmp, DecisionIR, Template
+from triage.rules.ir import Cmp, Compound, DecisionIR, Template
+from triage.rules.spec import MULTI_HIT
 
 OTHER = "<other>"  # stands for every string that no row compares with
 
@@ -55,8 +56,8 @@ def literals_by_field(decision: DecisionIR) -> dict[str, set[tuple[str, Any]]]:
 def decision_space_domain(d: DecisionIR) -> tuple[Domain, tuple[Any, ...] | None]:
     """The domain a later decision sees for `d`, and its exact outputs when known."""
     nullable = d.has_default and d.default is None
-    if d.hit_policy == "collect":
-        return undeclared(d.name), None
+    if d.hit_policy in MULTI_HIT or d.output_values or any(isinstance(r.then, Compound) for r in d.rows):
+        return undeclared(d.name), None  # a list, an aggregate, or several named outputs
     outputs = [r.then for r in d.rows] + ([d.default] if d.has_default and d.default is not None else [])
     if d.values is not None:
         return Domain(d.name, "enum", nullable=nullable), tuple(d.values)
@@ -86,8 +87,8 @@ def field_space(domain: Domain, literals: set[tuple[str, Any]], exact: tuple[Any
         vals += [False, True]
     elif domain.type == "string":
         vals += strings + [_other(strings)]
-    elif domain.type in ("int", "float"):
-        step = 1 if domain.type == "int" else 0.001
+    elif domain.ordered:  # int, float, date, datetime, duration
+        step = 1 if domain.integral else 0.001
         vals += _numbers(cuts, domain.min, domain.max, step, ranges)
     else:  # an unknown type: be exact over every type class
         vals += strings + [_other(strings)] + _numbers(cuts, None, None, 0.001, ranges) + [False, True]

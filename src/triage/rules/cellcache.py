@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 from triage.rules.domains import type_class
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Cmp, DecisionIR, Match, Template, _text
+from triage.rules.ir import Cmp, Compound, DecisionIR, FieldCmp, Match, Template, _text, leaf_fields
+from triage.rules.spec import MULTI_HIT
 
 CACHE_LIMIT = 65_536
 ENUM_LIMIT = 64  # enumerations up to this size key by value; larger ones by cell
@@ -69,12 +70,27 @@ class CellDecider:
         self.resolve = resolve
         self.limit = limit
         self.caches: list[dict[tuple, tuple]] = [{} for _ in decisions]
-        self.renderers = {id(t): _renderer(t) for d in decisions
+        # Named outputs render into a fresh dict per ticket: a cached one would be shared.
+        self.renderers = {id(t): t.render if isinstance(t, Compound) else _renderer(t) for d in decisions
                           for t in [r.then for r in d.rows] + [d.default] if isinstance(t, Template)}
         names = {d.name for d in decisions}
         all_domains = dict(domains)
         for d in decisions:  # a decision read by a later one has the domain of its values
             all_domains[d.name] = _decision_domain(d)
+        # A field's cell is computed once and shared by every decision reading it, so it is
+        # cut at the cut points (and literals) of all of them: one decision's coarser cells
+        # would merge inputs another decision tells apart.
+        self.cuts: dict[str, set[Any]] = {}
+        self.literals: dict[str, Any] = {}
+        for d in decisions:
+            _, cuts, literals = self._cell_fields(d, names)
+            for f, c in cuts.items():
+                self.cuts.setdefault(f, set()).update(c)
+            for f, lits in literals.items():
+                if lits == "exact" or self.literals.get(f) == "exact":
+                    self.literals[f] = "exact"
+                else:
+                    self.literals.setdefault(f, set()).update(lits)
         env: dict[str, Any] = {"_typed": _typed, "_tc": type_class}
         for j in range(len(decisions)):
             env[f"E{j}"] = self.caches[j]
@@ -100,7 +116,8 @@ class CellDecider:
         """The lines deciding decision j: its cell key, the cache look-up, the value."""
         d = self.decisions[j]
         order = {e.name: i for i, e in enumerate(self.decisions)}
-        fields, cuts, literals = self._cell_fields(d, names)
+        fields = self._cell_fields(d, names)[0]
+        cuts, literals = self.cuts, self.literals
         lines: list[str] = []
         for f in fields:
             if f in cell_var:
@@ -138,10 +155,12 @@ class CellDecider:
                         cuts.setdefault(leaf.field, set()).add(leaf.value)
                     elif literals.get(leaf.field) != "exact":
                         literals.setdefault(leaf.field, set()).add((type_class(leaf.value), leaf.value))
-                elif isinstance(leaf, Match):
-                    literals[leaf.field] = "exact"
+                elif isinstance(leaf, (Match, FieldCmp)):
+                    # A fact compared with another: every value of either side may matter.
+                    for f in leaf_fields(leaf):
+                        literals[f] = "exact"
         fields = set(d.inputs)
-        if d.hit_policy == "priority" or d.aggregate in ("min", "max"):
+        if d.hit_policy in ("priority", "output_order") or d.aggregate in ("min", "max"):
             for out in [r.then for r in d.rows] + [d.default]:
                 if isinstance(out, Template):
                     for f in out.fields:
@@ -157,7 +176,7 @@ class CellDecider:
             return "any"
         if dom.type == "bool" or (dom.type == "enum" and dom.values and len(dom.values) <= ENUM_LIMIT):
             return "value"  # a boolean or a small enumeration is its own cell
-        return "number" if dom.type in ("int", "float") else "literal"
+        return "number" if dom.ordered else "literal"
 
     @classmethod
     def _cell_lines(cls, var: str, source: str, dom: Any, cuts: Any, literals: Any,
@@ -204,6 +223,8 @@ def _decision_domain(d: DecisionIR) -> Any:
     from triage.rules.domains import Domain
 
     values = d.values or ()
+    if d.hit_policy in MULTI_HIT:  # a list or an aggregate: any value, keyed by type and cut
+        return Domain(d.name, "any", nullable=True, declared=False)
     if values and all(isinstance(v, str) for v in values) and not any(
             isinstance(o, Template) for o in [r.then for r in d.rows] + [d.default]):
         return Domain(d.name, "enum", tuple(values), nullable=True)

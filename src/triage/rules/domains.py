@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 TYPE_CLASSES = ("s", "n", "b")
@@ -53,15 +54,23 @@ class Domain:
     nullable: bool = False
     declared: bool = True
     description: str | None = None
+    source: str | None = None  # a fact of the rule set's own name: the `extra.*` field it is read from
 
     @property
     def type_classes(self) -> tuple[str, ...]:
+        if self.type in TEMPORAL:
+            return ("n",)  # held as integers (see `temporal_value`)
         return {"enum": ("s",), "string": ("s",), "int": ("n",), "float": ("n",),
                 "bool": ("b",)}.get(self.type, TYPE_CLASSES)
 
     @property
     def ordered(self) -> bool:
-        return self.type in ("int", "float", "any")
+        return self.type in ("int", "float", "any") or self.type in TEMPORAL
+
+    @property
+    def integral(self) -> bool:
+        """Whether the values are whole numbers (ints, and dates, datetimes, durations)."""
+        return self.type == "int" or self.type in TEMPORAL
 
     def literal_problem(self, value: Any, op: str) -> str | None:
         """Why `field op value` is not allowed for this domain (None when fine)."""
@@ -86,7 +95,7 @@ class Domain:
             return None
         if op in ("<", "<=", ">", ">=") and not self.ordered:
             return f"`{op}` cannot order {self.name} ({self.type})"
-        if self.type == "int" and isinstance(value, float) and value != int(value):
+        if self.integral and isinstance(value, float) and value != int(value):
             return f"{self.name} is an integer; {value!r} is not"
         if self.type == "enum" and self.values is not None and value not in self.values:
             return f"{value!r} is not a value of {self.name}{suggest(value, self.values)}"
@@ -103,13 +112,87 @@ class Domain:
             return False
         if self.type == "enum":
             return self.values is None or value in self.values
-        if self.type == "int" and (isinstance(value, float) and value != int(value)):
+        if self.integral and (isinstance(value, float) and value != int(value)):
             return False
         if self.min is not None and value < self.min:
             return False
         if self.max is not None and value > self.max:
             return False
         return True
+
+
+# Dates, datetimes, times of day and durations are held as integers everywhere (facts,
+# rule literals, the checker's cut points, durable_rules' messages): whole days since
+# 1970-01-01, seconds since 1970-01-01T00:00:00Z, seconds since midnight (UTC when an
+# offset is given), and seconds. Whole units keep the checker exact: between two
+# consecutive days there is no date, so no false gap.
+TEMPORAL = ("date", "datetime", "time", "duration")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SHORT = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+_EXAMPLE = {"date": "2026-12-24", "datetime": "2026-12-24T11:00:00Z", "time": "'11:00' or '11:00:00Z', quoted",
+            "duration": "4h, 90m, 1d2h or P1DT2H"}
+
+
+def temporal_value(kind: str, value: Any) -> int:
+    """A date, datetime or duration (text as written, or a Python object) as its integer.
+
+    Raises ValueError saying what is expected. A datetime without an offset is UTC.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a {kind} (write {_EXAMPLE[kind]})")
+    if kind == "duration":
+        if isinstance(value, timedelta):
+            return int(value.total_seconds())
+        if isinstance(value, str):
+            text = value.strip()
+            negative = text.startswith("-")
+            m = _SHORT.match(text.lstrip("-")) or _ISO_DURATION.match(text.lstrip("-"))
+            if m and any(m.groups()):
+                d, h, mi, sec = (int(g or 0) for g in m.groups())
+                seconds = ((d * 24 + h) * 60 + mi) * 60 + sec
+                return -seconds if negative else seconds
+        raise ValueError(f"{value!r} is not a duration (write {_EXAMPLE[kind]})")
+    if kind == "time":
+        try:
+            t = value if isinstance(value, time) else time.fromisoformat(value.replace("Z", "+00:00"))
+        except (TypeError, ValueError, AttributeError):
+            raise ValueError(f"{value!r} is not a time (write {_EXAMPLE[kind]})") from None
+        offset = t.utcoffset()
+        seconds = t.hour * 3600 + t.minute * 60 + t.second
+        return (seconds - int(offset.total_seconds())) % 86400 if offset is not None else seconds
+    if isinstance(value, str):
+        try:
+            value = (date.fromisoformat(value) if kind == "date"
+                     else datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a {kind} (write {_EXAMPLE[kind]})") from None
+    if kind == "date" and isinstance(value, date) and not isinstance(value, datetime):
+        return value.toordinal() - _EPOCH.toordinal()
+    if kind == "datetime" and isinstance(value, datetime):
+        v = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return int((v - _EPOCH).total_seconds() // 1)
+    if kind == "datetime" and isinstance(value, date):
+        return (value.toordinal() - _EPOCH.toordinal()) * 86400  # a date as its midnight, UTC
+    raise ValueError(f"{value!r} is not a {kind} (write {_EXAMPLE[kind]})")
+
+
+def temporal_text(kind: str, value: Any) -> str:
+    """The integer of a date, datetime or duration written as a rule author writes it."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return str(value)
+    if kind == "date":
+        return date.fromordinal(_EPOCH.toordinal() + value).isoformat()
+    if kind == "datetime":
+        return (_EPOCH + timedelta(seconds=value)).isoformat().replace("+00:00", "Z")
+    if kind == "time":
+        return (_EPOCH + timedelta(seconds=value % 86400)).time().isoformat()
+    sign, rest = ("-", -value) if value < 0 else ("", value)
+    d, rest = divmod(rest, 86400)
+    h, rest = divmod(rest, 3600)
+    m, sec = divmod(rest, 60)
+    text = "".join(f"{n}{u}" for n, u in ((d, "d"), (h, "h"), (m, "m"), (sec, "s")) if n)
+    return sign + (text or "0s")
 
 
 def undeclared(name: str) -> Domain:

@@ -39,7 +39,7 @@ from durable.engine import durable_rules_engine as _native
 from triage.errors import EngineError, RuleFileError, TriageError
 from triage.rules.domains import NUMBER_SCALE, type_class
 from triage.rules.interpreter import leaves
-from triage.rules.ir import Absent, And, Cmp, Cond, DecisionIR, Match, Or, Present, to_nnf
+from triage.rules.ir import Absent, And, Cmp, Cond, DecisionIR, FieldCmp, Match, Or, Present, to_nnf
 from triage.rules.regex import compiled
 
 _DOLLAR = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -108,6 +108,12 @@ def compile_condition(c: Cond, keys: FieldKeys) -> dict[str, Any]:
         op = _DOLLAR[c.op]
         v = encode_value(c.value)
         return {k: v} if op is None else {op: {k: v}}
+    if isinstance(c, FieldCmp):
+        # A property against another of the same message: {"$gte": {"a": {"$m": "b"}}}.
+        a, b = keys.key(c.field, c.tc), keys.key(c.other, c.tc)
+        op = _DOLLAR[c.op]
+        test = {a: {"$m": b}} if op is None else {op: {a: {"$m": b}}}
+        return {"$and": [{"$ex": {a: 1}}, {"$ex": {b: 1}}, test]}
     if isinstance(c, Absent):
         return {"$nex": {keys.key(c.field, c.tc): 1}}
     if isinstance(c, Present):

@@ -11,7 +11,7 @@ import operator
 from typing import Any, Iterable
 
 from triage.rules.domains import type_class
-from triage.rules.ir import Absent, And, Cmp, Cond, DecisionIR, Match, Not, Or, Present
+from triage.rules.ir import Absent, And, Cmp, Cond, DecisionIR, FieldCmp, Match, Not, Or, Present
 from triage.rules.regex import compiled
 
 OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -22,6 +22,10 @@ def holds(c: Cond, facts: dict[str, Any]) -> bool:
     if isinstance(c, Cmp):
         v = facts.get(c.field)
         return v is not None and type_class(v) == type_class(c.value) and OPS[c.op](v, c.value)
+    if isinstance(c, FieldCmp):
+        a, b = facts.get(c.field), facts.get(c.other)
+        return (a is not None and b is not None and type_class(a) == c.tc == type_class(b)
+                and OPS[c.op](a, b))
     if isinstance(c, And):
         return all(holds(i, facts) for i in c.items)
     if isinstance(c, Or):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from triage.errors import RuleFileError
-from triage.rules.domains import Domain, suggest
+from triage.rules.domains import TEMPORAL, Domain, suggest, temporal_text, temporal_value
 from triage.rules.yamlio import LineDict, LineList
 
 ORDER_OPS = ("<", "<=", ">", ">=")
@@ -24,6 +24,21 @@ class Cmp:
     field: str
     op: str
     value: Any
+    text: str | None = field(default=None, compare=False)  # a date's literal as written; `value` is its integer
+
+
+@dataclass(frozen=True)
+class FieldCmp:
+    """`field op other`, two facts compared, holding when both have a value of type class `tc`.
+
+    The checker cannot split two inputs' cells by their relation, so it reads such a
+    leaf as "may hold" (an unanalysable row); the evaluators decide it exactly.
+    """
+
+    field: str
+    op: str
+    other: str
+    tc: str
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class Not:
     item: "Cond"
 
 
-Cond = Union[Cmp, Absent, Present, Match, And, Or, Not]
+Cond = Union[Cmp, FieldCmp, Absent, Present, Match, And, Or, Not]
 TRUE = And(())
 FALSE = Or(())
 
@@ -79,6 +94,24 @@ class Template:
 
     def render(self, values: dict[str, Any]) -> str:
         return "".join(p if isinstance(p, str) else _text(values.get(p[0])) for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Compound(Template):
+    """Several named outputs at once (DMN's compound output): `then: {status: A, rate: B}`.
+
+    A kind of template: rendered per ticket into a fresh dict (its values may be
+    templates themselves), so every evaluator and the cache treat it as one.
+    """
+
+    items: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f for _, v in self.items if isinstance(v, Template) for f in v.fields)
+
+    def render(self, values: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        return {k: v.render(values) if isinstance(v, Template) else v for k, v in self.items}
 
 
 Output = Union[Template, str, int, float, bool]
@@ -108,6 +141,8 @@ class DecisionIR:
     values: tuple[Any, ...] | None
     aggregate: str | None
     inputs: frozenset[str] = field(default_factory=frozenset)  # fields read by conditions
+    # Compound outputs: each output's `values` (its order under priority / output_order).
+    output_values: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
     template_fields: frozenset[str] = field(default_factory=frozenset)
 
     def cite(self, row: Row | None) -> str:
@@ -209,6 +244,8 @@ class ConditionParser:
             if not test:
                 raise self.error(f"{name}: an empty list can never match", line)
             return Or(tuple(self.cmp(domain, "==", v, line) for v in test))
+        if isinstance(test, dict) and set(test) == {"fact"}:
+            return self.fact_cmp(domain, "==", test["fact"], line)
         if isinstance(test, dict):
             if not test:
                 raise self.error(f"{name}: empty operator mapping", line)
@@ -224,15 +261,47 @@ class ConditionParser:
             return conds[0] if len(conds) == 1 else And(tuple(conds))
         return self.cmp(domain, "==", test, line)
 
-    def cmp(self, domain: Domain, op: str, value: Any, line: int | None) -> Cmp:
+    def cmp(self, domain: Domain, op: str, value: Any, line: int | None) -> Cond:
+        if isinstance(value, dict) and set(value) == {"fact"}:
+            return self.fact_cmp(domain, op, value["fact"], line)
         if isinstance(value, (list, dict)) or value is None:
             raise self.error(f"{domain.name} {op}: needs a single value, got {value!r}", line)
+        text = None
+        if domain.type in TEMPORAL:
+            try:
+                value = temporal_value(domain.type, value)
+                text = temporal_text(domain.type, value)
+            except ValueError as exc:
+                raise self.error(f"{domain.name} is a {domain.type}: {exc}", line) from None
         problem = domain.literal_problem(value, op)
         if problem:
             raise self.error(problem, line)
         if isinstance(value, float) and value == int(value):
             value = int(value)
-        return Cmp(domain.name, op, value)
+        return Cmp(domain.name, op, value, text)
+
+    def fact_cmp(self, domain: Domain, op: str, other: Any, line: int | None) -> Cond:
+        """`field: {op: {fact: other}}`: one fact against another, per shared type class."""
+        if not isinstance(other, str) or not _FIELD.match(other):
+            raise self.error(f"{domain.name} {op}: `fact:` takes a field name, got {other!r}", line)
+        odom = self.domain_of(other)
+        if odom is None:
+            raise self.error(f"{domain.name} {op}: unknown field {other!r}{self.suggest_field(other)}", line)
+        if other == domain.name:
+            raise self.error(f"{domain.name} {op}: compares the field with itself", line)
+        typed = TEMPORAL + ("enum",)  # a date is no number, nor one enumeration another's
+        if domain.declared and odom.declared and (domain.type in typed or odom.type in typed) \
+                and odom.type != domain.type:
+            raise self.error(f"{domain.name} ({domain.type}) cannot be compared with {other} ({odom.type})", line)
+        shared = [tc for tc in domain.type_classes if tc in odom.type_classes]
+        if op in ORDER_OPS:
+            shared = [tc for tc in shared if tc == "n"]
+        if not shared:
+            raise self.error(f"{domain.name} ({domain.type}) and {other} ({odom.type}) have no values "
+                             f"that `{op}` compares", line)
+        self.fields.add(other)
+        items = tuple(FieldCmp(domain.name, op, other, tc) for tc in shared)
+        return items[0] if len(items) == 1 else Or(items)
 
     def match(self, domain: Domain, pattern: Any, line: int | None) -> Match:
         if not self.allow_unanalysable:
@@ -253,6 +322,13 @@ class ConditionParser:
     def suggest_field(self, name: str) -> str:
         known = getattr(self.domain_of, "known", None)
         return suggest(name, known() if known else [])
+
+
+def leaf_fields(leaf: Cond) -> tuple[str, ...]:
+    """The fields one leaf reads: two for a comparison of facts, else one."""
+    if isinstance(leaf, FieldCmp):
+        return (leaf.field, leaf.other)
+    return (leaf.field,)  # type: ignore[union-attr]
 
 
 def _contains_match(c: Cond) -> bool:
@@ -285,7 +361,9 @@ def to_nnf(c: Cond, negate: bool = False) -> Cond:
         from triage.rules.domains import type_class
 
         tc = type_class(c.value)
-        return Or((Absent(c.field, tc), Cmp(c.field, NEGATE[c.op], c.value)))
+        return Or((Absent(c.field, tc), Cmp(c.field, NEGATE[c.op], c.value, c.text)))
+    if isinstance(c, FieldCmp):
+        return Or((Absent(c.field, c.tc), Absent(c.other, c.tc), FieldCmp(c.field, NEGATE[c.op], c.other, c.tc)))
     if isinstance(c, Absent):
         return Present(c.field, c.tc)
     if isinstance(c, Present):

@@ -7,19 +7,22 @@ read other decisions are put in dependency order; a cycle is refused.
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from pydantic import ValidationError
 
 from triage.errors import RuleFileError, RuleSetErrors
-from triage.rules.domains import Domain, suggest, type_class, undeclared
+from triage.rules.domains import TEMPORAL, Domain, suggest, temporal_value, type_class, undeclared
 from triage.rules.durable_engine import MAX_RULES
-from triage.rules.ir import ConditionParser, DecisionIR, Row, Template, parse_output
+from triage.rules.ir import Compound, ConditionParser, DecisionIR, Row, Template, parse_output
 from triage.rules.layout import FACTS_FILE, decision_entries, deciding_files
 from triage.rules.spec import DecisionFile, FactsFile
 from triage.rules.yamlio import LineDict, line_at, load_yaml
 
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def ruleset_version(folder: Path) -> str:
     """Content hash of every file that decides (decision files, facts, schedule, correlation)."""
@@ -66,10 +69,15 @@ def load_domains(folder: Path, standard: Mapping[str, Domain], errors: list[Rule
         return domains
     for name, d in spec.facts.items():
         line = line_at(raw, ("facts", name))
-        if name not in standard and not name.startswith("extra."):
+        own = name not in standard and not name.startswith("extra.")
+        if own and not _IDENT.match(name):
             errors.append(RuleFileError(
-                f"unknown fact {name!r}{suggest(name, standard)}; a ticket's own fields "
-                "are declared as extra.<name>", file=str(path), line=line))
+                f"{name!r} is not a fact name (letters, digits, _; a ticket's own fields may also be "
+                "declared as extra.<name>)", file=str(path), line=line))
+            continue
+        if d.from_ is not None and not own:
+            errors.append(RuleFileError(f"{name}: `from` is for facts of the rule set's own name",
+                                        file=str(path), line=line))
             continue
         if d.type == "enum" and not d.values:
             errors.append(RuleFileError(f"{name}: an enum needs values", file=str(path), line=line))
@@ -79,9 +87,18 @@ def load_domains(folder: Path, standard: Mapping[str, Domain], errors: list[Rule
             errors.append(RuleFileError(f"{name}: the ticket gives {base.type} values, not {d.type}",
                                         file=str(path), line=line))
             continue
-        domains[name] = Domain(name, d.type, tuple(d.values) if d.values else None, d.min, d.max,
+        try:
+            lo, hi = (None if b is None else temporal_value(d.type, b) if d.type in TEMPORAL else b
+                      for b in (d.min, d.max))
+            if any(isinstance(b, (str, date)) for b in (lo, hi)):
+                raise ValueError(f"min and max of a {d.type} are numbers")
+        except ValueError as exc:
+            errors.append(RuleFileError(f"{name}: {exc}", file=str(path), line=line))
+            continue
+        domains[name] = Domain(name, d.type, tuple(d.values) if d.values else None, lo, hi,
                                d.nullable or (base.nullable if base else False),
-                               description=d.description)
+                               description=d.description,
+                               source=(d.from_ or f"extra.{name}") if own else None)
     return domains
 
 
@@ -106,9 +123,11 @@ class _Names:
 
 
 def decision_domain(spec: DecisionFile) -> Domain:
-    if spec.values and all(isinstance(v, str) for v in spec.values):
+    if not isinstance(spec.values, list) or any(isinstance(r.then, dict) for r in spec.rules):
+        pass  # several named outputs: a mapping, which no condition compares
+    elif spec.values and all(isinstance(v, str) for v in spec.values):
         return Domain(spec.decision, "enum", tuple(spec.values), nullable=True)
-    if spec.values and all(type_class(v) == "n" for v in spec.values):
+    elif spec.values and all(type_class(v) == "n" for v in spec.values):
         return Domain(spec.decision, "float", nullable=True)
     return Domain(spec.decision, "any", nullable=True, declared=False)
 
@@ -187,10 +206,21 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
     fields: set[str] = set()
     template_fields: set[str] = set()
     raw_rules = raw.get("rules") or []
+    compound = isinstance(spec.values, dict) or any(isinstance(r.then, dict) for r in spec.rules)
+    output_names: list[tuple[str, ...]] = []  # the first compound output's names, all must match
 
-    def check_output(value: Any, line: int | None, rule_id: str | None) -> Any:
+    def check_output(value: Any, line: int | None, rule_id: str | None,
+                     values: Any = spec.values, what: str = "output", inner: bool = False) -> Any:
         def err(reason: str) -> RuleFileError:
             return RuleFileError(reason, file=file, line=line, rule_id=rule_id)
+        if compound and not inner and not isinstance(value, dict) and value is not None:
+            errors.append(err(f"{what} {value!r}: this decision has several named outputs; give a mapping "
+                              "such as {status: Approved, rate: Basic}"))
+            return None
+        if isinstance(value, dict) and not inner:
+            return check_compound(value, line, rule_id, err)
+        if isinstance(value, date):  # YAML's unquoted 2026-12-24: the output is its ISO text
+            value = _plain_date(value)
         try:
             out = parse_output(value, err)
         except RuleFileError as exc:
@@ -203,9 +233,29 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
                 elif f == spec.decision:
                     errors.append(err(f"template {out.text!r} refers to its own decision"))
                 template_fields.add(f)
-        elif spec.values is not None and out not in spec.values:
-            errors.append(err(f"output {out!r} is not among values {list(spec.values)}{suggest(out, spec.values)}"))
+        elif values is not None and out not in values and out is not None:
+            # null (`then: null`, `default: null`) is "no value", whatever `values` lists.
+            errors.append(err(f"{what} {out!r} is not among values {list(values)}{suggest(out, values)}"))
         return out
+
+    def check_compound(value: dict[str, Any], line: int | None, rule_id: str | None,
+                       err: Callable[[str], RuleFileError]) -> Compound | None:
+        names_ = tuple(value)
+        if not output_names:
+            output_names.append(names_)
+        bad = [k for k in names_ if not isinstance(k, str) or not _IDENT.match(k)]
+        if bad:
+            errors.append(err(f"{bad[0]!r} is not an output name (letters, digits, _)"))
+            return None
+        if names_ != output_names[0]:
+            errors.append(err(f"outputs {list(names_)} differ from the first row's {list(output_names[0])} "
+                              "(every row gives the same outputs, in the same order)"))
+            return None
+        per = spec.values if isinstance(spec.values, dict) else {}
+        items = tuple((k, check_output(v, line, rule_id, per.get(k), f"output {k}:", inner=True))
+                      for k, v in value.items())
+        text = "{" + ", ".join(f"{k}: {v.text if isinstance(v, Template) else v}" for k, v in items) + "}"
+        return Compound(text, (), items)
 
     for i, row in enumerate(spec.rules):
         rraw = raw_rules[i]
@@ -228,9 +278,9 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
         rows.append(Row(row.id, i, cond, then, file, line, row.description, row.unanalysable))
     has_default = "default" in raw
     default = check_output(spec.default, line_at(raw, ("default",)), "default") if has_default else None
-    if spec.hit_policy == "priority" and not spec.values:
-        errors.append(RuleFileError("hit policy `priority` needs `values` (first listed wins)",
-                                    file=file, line=line_at(raw, ("hit_policy",))))
+    if spec.hit_policy in ("priority", "output_order") and not spec.values:
+        errors.append(RuleFileError(f"hit policy `{spec.hit_policy}` needs `values` (their order ranks the "
+                                    "outputs)", file=file, line=line_at(raw, ("hit_policy",))))
     if spec.aggregate and spec.hit_policy != "collect":
         errors.append(RuleFileError("`aggregate` applies only to hit policy `collect`",
                                     file=file, line=line_at(raw, ("aggregate",))))
@@ -239,8 +289,15 @@ def _compile_file(path: Path, raw: Any, spec: DecisionFile, names: _Names,
     return DecisionIR(
         name=spec.decision, file=file, hit_policy=spec.hit_policy, rows=tuple(rows),
         has_default=has_default, default=default, default_line=line_at(raw, ("default",)) if has_default else None,
-        values=tuple(spec.values) if spec.values is not None else None, aggregate=spec.aggregate,
+        values=tuple(spec.values) if isinstance(spec.values, list) else None, aggregate=spec.aggregate,
+        output_values=tuple((k, tuple(v)) for k, v in spec.values.items()) if isinstance(spec.values, dict) else None,
         inputs=frozenset(fields), template_fields=frozenset(template_fields))
+
+
+def _plain_date(value: date) -> str:
+    if isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() == timedelta(0):
+        return value.replace(tzinfo=None).isoformat() + "Z"
+    return value.isoformat()
 
 
 def depends_on(d: DecisionIR, decision_names: set[str]) -> set[str]:

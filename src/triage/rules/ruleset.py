@@ -9,15 +9,17 @@ rows, identically for both evaluators.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from triage.errors import RuleEvaluationError
 from triage.rules import interpreter
 from triage.rules.cellcache import CellDecider
-from triage.rules.domains import Domain, type_class
+from triage.rules.domains import TEMPORAL, Domain, quantise, temporal_value, type_class
 from triage.rules.ir import DecisionIR, Output, Template
 from triage.rules.loader import load_parts
+from triage.rules.spec import MULTI_HIT
 
 
 def render(out: Output, values: dict[str, Any]) -> Any:
@@ -67,7 +69,45 @@ class RuleSet:
     def extra_fields(self) -> frozenset[str]:
         """The `extra.*` facts some condition or template reads (kept whatever the extra bounds)."""
         return frozenset(f for d in self.decisions for f in d.inputs | d.template_fields
-                         if f.startswith("extra."))
+                         if f.startswith("extra.")) | frozenset(s for s, _ in self._derived)
+
+    @cached_property
+    def _derived(self) -> tuple[tuple[str, Domain], ...]:
+        """(source field, domain) of each fact `derive_facts` sets or converts."""
+        return tuple((dom.source or name, dom) for name, dom in self.domains.items()
+                     if dom.source is not None or dom.type in TEMPORAL)
+
+    def derive_facts(self, facts: dict[str, Any], ticket_id: str | None = None) -> dict[str, Any]:
+        """`facts` (flat, with `extra.*` keys) with the rule set's own facts set, in place.
+
+        A fact `facts.yaml` declares under a name of its own is read from its `from` field
+        (`extra.<name>` by default) unless already given; dates, datetimes and durations
+        are converted to their integers (ISO text or `4h`). A value that is not one raises
+        `TicketError` naming the field, as an invalid ticket does. Pure: no ticket, no clock.
+        """
+        problems = []
+        for source, dom in self._derived:
+            value = facts.get(dom.name, facts.get(source)) if dom.source else facts.get(source)
+            # An int is taken as already converted (days, seconds), so deriving twice is harmless.
+            if dom.type in TEMPORAL and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                try:
+                    value = temporal_value(dom.type, value)
+                except ValueError as exc:
+                    problems.append((source if dom.name not in facts else dom.name, str(exc)))
+                    continue
+            if dom.source is not None and not dom.contains(value):
+                # A fact of the rule set's own is part of its contract: the checker relies on it.
+                why = ("missing (declare it `nullable: true` in facts.yaml to allow that)" if value is None
+                       else f"{value!r} is outside the domain of {dom.name} ({dom.type}"
+                            f"{': ' + ', '.join(map(str, dom.values)) if dom.values else ''})")
+                problems.append((source if dom.name not in facts else dom.name, why))
+                continue
+            facts[dom.name] = value
+        if problems:
+            from triage.errors import TicketError
+
+            raise TicketError(problems, ticket_id=ticket_id)
+        return facts
 
     @property
     def categories(self) -> tuple[str, ...] | None:
@@ -148,21 +188,30 @@ class RuleSet:
         return state
 
 
+def no_match(d: DecisionIR) -> Any:
+    """What a multiple-hit decision without a default answers when no row matches.
+
+    Collecting nothing is an answer, not a hole: the empty list (list, set, rule_order,
+    output_order), 0 (count, sum), or null (min, max: no least output). The checker
+    reads the same function, so it never calls such a cell a gap.
+    """
+    agg = d.aggregate or "list" if d.hit_policy == "collect" else "list"
+    return {"count": 0, "sum": 0, "min": None, "max": None}.get(agg, [])
+
+
 def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionResult:
     """Apply the hit policy to the matched rows (in row order)."""
+    policy = d.hit_policy
     if not rows:
-        if d.hit_policy == "collect" and not d.has_default:
-            # Collecting nothing is an answer: the aggregate of no outputs.
-            empty = {"list": [], "count": 0, "sum": 0}.get(d.aggregate or "list")
-            return DecisionResult(empty, [], [])
+        if policy in MULTI_HIT and not d.has_default:
+            return DecisionResult(no_match(d), [], [])
         if not d.has_default:
             raise RuleEvaluationError(f"decision {d.name!r}: no row matched and there is no default",
                                       file=d.file, line=d.rows[-1].line if d.rows else None)
         value = render(d.default, facts)
-        if d.hit_policy == "collect" and d.aggregate in (None, "list"):
+        if policy in MULTI_HIT and (policy != "collect" or d.aggregate in (None, "list", "set")):
             value = [] if value is None else [value]
         return DecisionResult(value, [], [d.cite(None)])
-    policy = d.hit_policy
     if policy == "first":
         row = d.rows[rows[0]]
         return DecisionResult(render(row.then, facts), [row.index], [d.cite(row)])
@@ -174,25 +223,68 @@ def resolve(d: DecisionIR, rows: list[int], facts: dict[str, Any]) -> DecisionRe
         row = d.rows[rows[0]]
         return DecisionResult(render(row.then, facts), [row.index], [d.cite(row)])
     outputs = [(i, render(d.rows[i].then, facts)) for i in rows]
+    if policy == "any":
+        differ = [(i, v) for i, v in outputs if not _same(v, outputs[0][1])]
+        if differ:
+            (i, v), (j, w) = outputs[0], differ[0]
+            raise RuleEvaluationError(f"decision {d.name!r} has hit policy any but rows {d.rows[i].id} ({v!r}) "
+                                      f"and {d.rows[j].id} ({w!r}) match with different outputs",
+                                      file=d.file, line=d.rows[j].line, rule_id=d.rows[j].id)
+        return DecisionResult(outputs[0][1], list(rows), [d.cite(d.rows[i]) for i in rows])
+    order = d.values or ()
+    rank: Callable[[Any], Any] = lambda v: output_rank(d, v)
     if policy == "priority":
-        order = d.values or ()
-        rank: Callable[[Any], int] = lambda v: order.index(v) if v in order else len(order)
         i, value = min(outputs, key=lambda iv: (rank(iv[1]), iv[0]))
         return DecisionResult(value, [i], [d.cite(d.rows[i])])
+    if policy == "output_order":
+        outputs.sort(key=lambda iv: (rank(iv[1]), iv[0]))
     values = [v for _, v in outputs]
-    agg = d.aggregate or "list"
+    agg = d.aggregate or "list" if policy == "collect" else "list"
     if agg == "list":
-        value: Any = list(dict.fromkeys(values))
+        value: Any = values
+    elif agg == "set":
+        value = [v for k, v in enumerate(values) if not any(_same(v, w) for w in values[:k])]
     elif agg == "count":
         value = len(values)
-    elif agg == "sum":
-        value = sum(v for v in values if type_class(v) == "n")
+    elif any(isinstance(v, dict) for v in values):
+        # Several named outputs: each one is aggregated on its own, as the DMN conformance
+        # suite expects (its 0117-multi-min-collect: the least amount, and the least flag).
+        orders = dict(d.output_values or ())
+        names = next(v for v in values if isinstance(v, dict))
+        value = {k: _aggregate(d, agg, [v.get(k) if isinstance(v, dict) else None for v in values],
+                               orders.get(k, ()), rows) for k in names}
     else:
-        order = d.values
-        key = (lambda v: order.index(v) if v in order else len(order)) if order else (lambda v: v)
-        try:
-            value = min(values, key=key) if agg == "min" else max(values, key=key)
-        except TypeError:
-            raise RuleEvaluationError(f"decision {d.name!r}: cannot order {values!r}", file=d.file,
-                                      line=d.rows[rows[0]].line) from None
-    return DecisionResult(value, list(rows), [d.cite(d.rows[i]) for i in rows])
+        value = _aggregate(d, agg, values, order, rows)
+    return DecisionResult(value, [i for i, _ in outputs], [d.cite(d.rows[i]) for i, _ in outputs])
+
+
+def _aggregate(d: DecisionIR, agg: str, values: list[Any], order: tuple[Any, ...], rows: list[int]) -> Any:
+    """sum, min or max of one output's values; min and max follow `order` when given."""
+    if agg == "sum":
+        return quantise(sum(v for v in values if type_class(v) == "n"))
+    key: Callable[[Any], Any] = (lambda v: next((k for k, o in enumerate(order) if _same(o, v)), len(order))) \
+        if order else (lambda v: v)
+    try:
+        return min(values, key=key) if agg == "min" else max(values, key=key)
+    except TypeError:
+        raise RuleEvaluationError(f"decision {d.name!r}: cannot order {values!r}", file=d.file,
+                                  line=d.rows[rows[0]].line) from None
+
+
+def output_rank(d: DecisionIR, value: Any) -> Any:
+    """Where an output stands in `values` (first listed first; unlisted last).
+
+    Several named outputs rank by the first output's `values`, ties by the next one's
+    (DMN's order for compound outputs).
+    """
+    def one(order: tuple[Any, ...], v: Any) -> int:
+        return next((k for k, o in enumerate(order) if _same(o, v)), len(order))
+
+    if isinstance(value, dict) and d.output_values:
+        return tuple(one(order, value.get(name)) for name, order in d.output_values)
+    return one(d.values or (), value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as rule outputs: `1` is not `True`, `1` is `1.0`."""
+    return type_class(a) == type_class(b) and a == b

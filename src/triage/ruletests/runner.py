@@ -16,8 +16,8 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from triage.errors import RuleFileError, RuleTestFileError, TriageError
-from triage.rules.layout import TEST_PATTERNS
+from triage.errors import RuleEvaluationError, RuleFileError, RuleTestFileError, TriageError
+from triage.rules.layout import SCHEDULE_FILE, TEST_PATTERNS
 from triage.ruletests.spec import Case, TestFile
 
 DEFAULT_CREATED = "2026-11-23T09:00:00Z"  # a Monday, EMEA on shift
@@ -152,8 +152,15 @@ def run_case(triage: Any, lc: LoadedCase) -> CaseResult:
             _run_ticket(triage, lc, res)
         else:
             _run_facts(triage, lc, res)
+    except RuleEvaluationError as exc:  # the rules could not decide: expected, or a failure
+        want = lc.case.expect_error
+        if want is None or want not in str(exc):
+            res.error = str(exc) if want is None else f"expected an error with {want!r}, got: {exc}"
     except TriageError as exc:
         res.error = str(exc)
+    else:
+        if lc.case.expect_error is not None and res.error is None:
+            res.problems.append(f"expected an error with {lc.case.expect_error!r}, but the rules decided")
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -168,6 +175,9 @@ def _ticket(lc: LoadedCase) -> dict[str, Any]:
 def _run_ticket(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     from triage.errors import TicketError
 
+    if triage.schedule is None:
+        raise TriageError(f"{triage.ruleset.folder} decides only its own decisions (no {SCHEDULE_FILE}, no "
+                          "priority, tier, region, queue): it cannot route a ticket; give `facts` instead")
     ticket = _ticket(lc)
     if ticket.get("category") is None:
         raise TicketError([("category", "rule tests give the category (they never ask the model)")],
@@ -194,7 +204,10 @@ def _run_facts(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     facts = triage.facts_of(t, base["category"])
     names = set(rs.domains) | set(rs.decision_names)
     problems = []
-    for k, v in given.items():
+    facts.update(given)
+    rs.derive_facts(facts, t.id)  # a date given as text becomes its integer, as from a ticket
+    for k in given:
+        v = facts[k]
         if k in rs.decision_names:
             continue
         dom = rs.domains.get(k)
@@ -209,7 +222,6 @@ def _run_facts(triage: Any, lc: LoadedCase, res: CaseResult) -> None:
     if problems:
         res.error = "; ".join(problems)
         return
-    facts.update(given)
     # decisions the case gives are taken as decided: later decisions are tested on their own
     cited = rs.decide(facts, given=frozenset(n for n in rs.decision_names if n in given))
     _record(triage, facts, cited, res)
@@ -338,6 +350,34 @@ class Run:
         return len(self.results) - self.passed + len(self.file_errors)
 
 
+class RulesOnly:
+    """A rule folder that decides only decisions of its own (a DMN table, say): no schedule,
+    none of the routing decisions. `Triage` cannot route with it, but facts cases test it
+    on the same engine; a ticket case is refused with the reason."""
+
+    schedule = None
+
+    def __init__(self, ruleset: Any):
+        self.ruleset = ruleset
+        try:
+            ruleset.engine  # durable_rules' limits refuse a rule set here, as `Triage` does
+        except RuleFileError as exc:
+            from triage.errors import RuleSetErrors
+
+            raise RuleSetErrors([exc]) from None
+
+    def facts_of(self, ticket: Any, category: str) -> dict[str, Any]:
+        """A ticket's facts as `Triage.facts_of` gives them, without a schedule (no shift)."""
+        from triage.facts import add_category, ticket_facts
+
+        facts = ticket_facts(ticket, self.ruleset.extra_fields)
+        facts["shift_region"] = None
+        return add_category(facts, category, None, "given")
+
+    def close(self) -> None:
+        self.ruleset.close()
+
+
 class TriagePool:
     """One `Triage` per rule folder (no model), built on first use and closed at the end."""
 
@@ -347,9 +387,12 @@ class TriagePool:
     def get(self, rules_dir: Path) -> Any:
         key = rules_dir.resolve()
         if key not in self._by_dir:
+            from triage.analysis.checker import decides_own_only
+            from triage.facts import load_rules
             from triage.router import Triage
 
-            self._by_dir[key] = Triage(rules=rules_dir, model=False)
+            rs = load_rules(rules_dir)
+            self._by_dir[key] = RulesOnly(rs) if decides_own_only(rs) else Triage(rules=rs, model=False)
         return self._by_dir[key]
 
     def close(self) -> None:

@@ -64,7 +64,10 @@ class Case(BaseModel):
     description: str | None = None
     ticket: dict[str, Any] | None = Field(None, description="A ticket (merged over `defaults`); give `category`.")
     facts: dict[str, Any] | None = Field(None, description="A fact set for the decision stage.")
-    expect: Expect = Field(description="Decision fields and their expected values.")
+    expect: Expect = Field(default_factory=Expect, description="Decision fields and their expected values.")
+    expect_error: str | None = Field(
+        None, description="The rules must fail to decide, with this text in the reason (a `unique` "
+                          "clash, an `any` disagreement, no row and no default).")
     decided_by: dict[str, str] | None = Field(
         None, description="Decision field -> id of the row that must decide it (or `default`).")
 
@@ -72,7 +75,9 @@ class Case(BaseModel):
     def _one_input(self) -> "Case":
         if (self.ticket is None) == (self.facts is None):
             raise ValueError("give exactly one of `ticket` and `facts`")
-        if not self.expect.given():
+        if self.expect_error is not None and (self.expect.given() or self.decided_by):
+            raise ValueError("`expect_error` stands alone: no `expect` or `decided_by` with it")
+        if self.expect_error is None and not self.expect.given():
             raise ValueError("`expect` needs at least one field")
         return self
 
