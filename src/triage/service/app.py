@@ -1,0 +1,328 @@
+"""The ASGI application: the routing table, body limits, auth and the answer of each route.
+
+Where decisions run (measured in `benchmarks/bench_serve.py`): a single ticket is
+decided directly on the event loop, because durable_rules holds the GIL anyway and a
+decision (tens of microseconds with the cell cache) costs less than a hop to a thread
+and back. A batch and an explanation can take milliseconds, so they run in a thread:
+the loop keeps reading other requests meanwhile (the engine's own lock keeps
+durable_rules single-threaded). Parallelism comes from worker processes (`--workers`).
+
+A route is one `Route` in `routes()` whose handler reads a body, takes the serving
+version once (`holder.using()`) and calls one method of it: `POST /v1/sweep` will be
+one more such handler.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import re
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from triage.service.adapter import TriageError, Version, error_body, error_code, invalid_fields
+from triage.service.decisionlog import DecisionLog
+from triage.service.holder import Holder
+from triage.service.metrics import Metrics
+from triage.service.problems import Problem, problem_response
+from triage.service.reload import Reloader
+
+log = logging.getLogger("triage.service")
+JSON = "application/json"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+@dataclass
+class Settings:
+    """What the command line decides about one worker's application."""
+
+    rules: str | None = None
+    model: str | None = None
+    max_body: int = 1 << 20
+    body_timeout: float = 10.0  # a client that stalls mid-body is answered 408 after this long
+    token: str | None = None
+    decision_log: str | None = None
+    watch: bool = False
+    watch_interval: float = 1.0
+    signals: bool = True  # SIGHUP reloads (off in a supervisor-less embedding such as a test client)
+
+
+class Service:
+    """One worker's state: the holder, metrics, decision log and reloader, and the routes over them."""
+
+    def __init__(self, settings: Settings, version: Version):
+        self.settings = settings
+        self.holder = Holder(version)
+        self.metrics = Metrics()
+        self.reloader = Reloader(self.holder, self.metrics, settings.rules, settings.model)
+        self.dlog: DecisionLog | None = None
+        self._token = settings.token.encode() if settings.token else None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- plumbing shared by every route ---------------------------------------------------
+
+    def endpoint(self, name: str, handler: Callable[[Request, str], Awaitable[Response]],
+                 auth: bool = True) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler with request id, auth, problem answers and metrics."""
+        metrics = self.metrics
+
+        async def run(request: Request) -> Response:
+            t0 = time.perf_counter()
+            rid = request.headers.get("x-request-id", "")
+            if not _REQUEST_ID.fullmatch(rid):
+                rid = uuid.uuid4().hex
+            try:
+                if auth and self._token is not None:
+                    self._authorise(request)
+                resp = await handler(request, rid)
+            except Problem as p:
+                metrics.errors.labels(p.code or str(p.status)).inc()
+                resp = self.problem(p)
+            except Exception:  # a bug must not take a worker down; it is logged with its traceback
+                log.exception("unexpected error", extra={"event": "internal-error", "request_id": rid,
+                                                         "path": request.url.path})
+                metrics.errors.labels("internal").inc()
+                resp = self.problem(Problem(500, "internal error", "see the service log", code="internal"))
+            resp.headers["x-request-id"] = rid
+            metrics.requests.labels(name, request.method, resp.status_code).inc()
+            metrics.latency.labels(name).observe(time.perf_counter() - t0)
+            return resp
+
+        return run
+
+    def _authorise(self, request: Request) -> None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token or b""):
+            raise Problem(401, "unauthorised", "send `Authorization: Bearer <token>`", code="unauthorised",
+                          headers={"www-authenticate": "Bearer"})
+
+    def problem(self, p: Problem, version: Version | None = None) -> Response:
+        v = version or self.holder.current
+        resp = problem_response(p, {"ruleset_version": v.ruleset_version, "model_version": v.model_version})
+        _version_headers(resp, v)
+        return resp
+
+    async def body(self, request: Request) -> bytes:
+        """The whole body, refused with 413 as soon as it is known to exceed `max_body`
+        (from Content-Length before reading anything, or counting a chunked body)."""
+        limit = self.settings.max_body
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise _too_large(limit)
+        buf = bytearray()
+        try:
+            async with asyncio.timeout(self.settings.body_timeout):
+                async for chunk in request.stream():
+                    buf += chunk
+                    if len(buf) > limit:
+                        raise _too_large(limit)
+        except TimeoutError:
+            raise Problem(408, "request timeout", f"the body did not arrive within {self.settings.body_timeout:g} s",
+                          code="body-timeout", headers={"connection": "close"}) from None
+        return bytes(buf)
+
+    async def json_body(self, request: Request) -> Any:
+        data = await self.body(request)
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise Problem(400, "malformed JSON", str(exc) if data.strip() else "the body is empty",
+                          code="malformed-json") from None
+
+    def invalid(self, err: TriageError, v: Version) -> Response:
+        return self.problem(Problem(422, "invalid ticket", str(err), code=error_code(err) or "invalid-ticket",
+                                    ticket_id=getattr(err, "ticket_id", None), errors=invalid_fields(err)), v)
+
+    # --- routes ---------------------------------------------------------------------------
+
+    async def route_one(self, request: Request, rid: str) -> Response:
+        ticket = await self.json_body(request)
+        t0 = time.perf_counter()
+        with self.holder.using() as v:
+            try:
+                d = v.route(ticket)
+            except TriageError as err:
+                self.metrics.errors.labels("invalid-ticket").inc()
+                if self.dlog:
+                    self.dlog.add(rid, None, error_body(err), v.ruleset_version, v.model_version,
+                                  time.perf_counter() - t0)
+                return self.invalid(err, v)
+            self._decided(rid, d, v, time.perf_counter() - t0)
+            return _json(orjson.dumps(d), v)
+
+    async def route_batch(self, request: Request, rid: str) -> Response:
+        items = _batch_items(await self.body(request), request.headers.get("content-type", ""))
+        tickets = [x for x in items if not isinstance(x, _BadLine)]
+        with self.holder.using() as v:
+            t0 = time.perf_counter()
+            decided = iter(await asyncio.to_thread(v.route_batch, tickets) if tickets else [])
+            dt = time.perf_counter() - t0
+            out: list[Any] = []
+            for x in items:
+                r = x.error if isinstance(x, _BadLine) else next(decided)
+                if isinstance(r, TriageError):
+                    r = error_body(r)
+                if "error" in r:
+                    self.metrics.errors.labels("invalid-ticket").inc()
+                    if self.dlog:
+                        self.dlog.add(rid, None, r, v.ruleset_version, v.model_version, dt)
+                else:
+                    self._decided(rid, r, v, dt)
+                out.append(r)
+            return _json(orjson.dumps(out), v)
+
+    async def explain(self, request: Request, rid: str) -> Response:
+        ticket = await self.json_body(request)
+        with self.holder.using() as v:
+            try:
+                e = await asyncio.to_thread(v.explain, ticket)
+            except TriageError as err:
+                self.metrics.errors.labels("invalid-ticket").inc()
+                return self.invalid(err, v)
+            return _json(orjson.dumps(e), v)
+
+    async def info(self, request: Request, rid: str) -> Response:
+        with self.holder.using() as v:
+            data = v.info()
+            h = self.holder
+            data["service"] = {"pid": os.getpid(), "generation": h.generation, "last_reload": h.last_reload,
+                               "last_reload_error": h.last_error, "watch": self.settings.watch,
+                               "max_body": self.settings.max_body}
+            return _json(orjson.dumps(data), v)
+
+    async def healthz(self, request: Request, rid: str) -> Response:
+        return _json(b'{"status":"ok"}', self.holder.current)
+
+    async def readyz(self, request: Request, rid: str) -> Response:
+        v = self.holder.current
+        return _json(orjson.dumps({"status": "ready", "ruleset_version": v.ruleset_version,
+                                   "model_version": v.model_version}), v)
+
+    async def metrics_text(self, request: Request, rid: str) -> Response:
+        resp = Response(self.metrics.render(), media_type=self.metrics.content_type)
+        _version_headers(resp, self.holder.current)
+        return resp
+
+    def _decided(self, rid: str, d: dict[str, Any], v: Version, seconds: float) -> None:
+        self.metrics.decisions.labels(d["priority"], d["tier"]).inc()
+        if self.dlog:
+            self.dlog.add(rid, d, None, v.ruleset_version, v.model_version, seconds)
+
+    def routes(self) -> list[Route]:
+        e = self.endpoint
+        return [
+            Route("/v1/route", e("route", self.route_one), methods=["POST"]),
+            Route("/v1/route/batch", e("route_batch", self.route_batch), methods=["POST"]),
+            Route("/v1/explain", e("explain", self.explain), methods=["POST"]),
+            Route("/v1/info", e("info", self.info), methods=["GET"]),
+            Route("/healthz", e("healthz", self.healthz, auth=False), methods=["GET"]),
+            Route("/readyz", e("readyz", self.readyz, auth=False), methods=["GET"]),
+            Route("/metrics", e("metrics", self.metrics_text), methods=["GET"]),
+        ]
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        import signal
+
+        loop = asyncio.get_running_loop()
+        if self.settings.decision_log:
+            self.dlog = DecisionLog(self.settings.decision_log)
+            self.dlog.start()
+        if self.settings.signals:
+            loop.add_signal_handler(signal.SIGHUP, self.reloader.trigger, "SIGHUP")
+        if self.settings.watch:
+            from triage.service.reload import watch
+
+            self._tasks.append(loop.create_task(watch(self._watched, self.reloader.trigger,
+                                                      self.settings.watch_interval)))
+        v = self.holder.current
+        log.info("serving", extra={"event": "ready", "ruleset_version": v.ruleset_version,
+                                   "model_version": v.model_version, "rules": str(v.rules_dir),
+                                   "model": None if v.model_dir is None else str(v.model_dir)})
+        try:
+            yield
+        finally:
+            # uvicorn calls this after the last connection is answered: nothing is lost here.
+            if self.settings.signals:
+                loop.remove_signal_handler(signal.SIGHUP)
+            for t in self._tasks:
+                t.cancel()
+            if self.dlog:
+                self.dlog.close()
+            self.holder.close()
+            log.info("stopped", extra={"event": "stopped"})
+
+    def _watched(self) -> list[Any]:
+        v = self.holder.current
+        return [v.rules_dir] + ([v.model_dir] if v.model_dir is not None else [])
+
+    def app(self) -> Starlette:
+        async def http_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            status = exc.status_code
+            title = {404: "not found", 405: "method not allowed"}.get(status, exc.detail)
+            resp = self.problem(Problem(status, title, f"{request.method} {request.url.path}: {title}",
+                                        code=title.replace(" ", "-"), headers=dict(exc.headers or {})))
+            self.metrics.requests.labels("unmatched", request.method, status).inc()
+            return resp
+
+        return Starlette(routes=self.routes(), lifespan=self.lifespan, exception_handlers={HTTPException: http_error})
+
+
+@dataclass
+class _BadLine:
+    error: dict[str, Any]
+
+
+def _batch_items(body: bytes, content_type: str) -> list[Any]:
+    """A JSON array, or JSON Lines (blank lines skipped; a malformed line becomes an error in its place)."""
+    text = body.lstrip()
+    if text.startswith(b"[") and "ndjson" not in content_type and "jsonl" not in content_type:
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise Problem(400, "malformed JSON", str(exc), code="malformed-json") from None
+        if not isinstance(items, list):
+            raise Problem(400, "malformed JSON", "expected a JSON array of tickets or JSON Lines",
+                          code="malformed-json")
+        return items
+    out: list[Any] = []
+    for n, line in enumerate(body.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            out.append(_BadLine({"error": "malformed JSON", "code": "malformed-json", "line": n, "reason": str(exc)}))
+    return out
+
+
+def _too_large(limit: int) -> Problem:
+    # Connection: close makes uvicorn drop the connection after answering instead of
+    # reading the rest of the body to find the next request.
+    return Problem(413, "body too large", f"the body exceeds {limit} bytes", code="body-too-large",
+                   headers={"connection": "close"}, max_body=limit)
+
+
+def _version_headers(resp: Response, v: Version) -> None:
+    resp.headers["x-triage-ruleset-version"] = v.ruleset_version
+    resp.headers["x-triage-model-version"] = v.model_version or "none"
+
+
+def _json(body: bytes, v: Version, status: int = 200) -> Response:
+    resp = Response(body, status_code=status, media_type=JSON)
+    _version_headers(resp, v)
+    return resp

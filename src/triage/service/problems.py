@@ -1,0 +1,35 @@
+"""Error answers as RFC 9457 problem details (`application/problem+json`).
+
+Every error answer has `type`, `title`, `status`, a `detail` a person can read, the
+library's stable `code` where it has one, and the versions serving when it was given.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+PROBLEM = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raised inside a handler to answer with a problem document."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any):
+        self.status, self.title, self.detail, self.code = status, title, detail, code
+        self.headers = headers or {}
+        self.extra = extra
+        super().__init__(detail or title)
+
+
+def problem_response(p: Problem, versions: dict[str, Any]) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": p.title, "status": p.status}
+    if p.detail:
+        body["detail"] = p.detail
+    if p.code:
+        body["code"] = p.code
+    body.update(p.extra)
+    body.update(versions)
+    return Response(orjson.dumps(body), status_code=p.status, media_type=PROBLEM, headers=p.headers)
