@@ -48,7 +48,7 @@ def serve(rules: str | None, model: str | None, host: str, port: int, workers: i
           decision_log: str | None, token_file: str | None, log_level: str) -> None:
     try:
         from triage.service import logs
-        from triage.service.app import Settings
+        from triage.service.settings import Settings
         from triage.service.server import serve as run
     except ImportError as exc:
         fail(f"`triage serve` needs the serve extra: pip install 'triage[serve]' ({exc})", 2)

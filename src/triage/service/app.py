@@ -37,25 +37,11 @@ from triage.service.holder import Holder
 from triage.service.metrics import Metrics
 from triage.service.problems import Problem, problem_response
 from triage.service.reload import Reloader
+from triage.service.settings import Settings
 
 log = logging.getLogger("triage.service")
 JSON = "application/json"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-
-
-@dataclass
-class Settings:
-    """What the command line decides about one worker's application."""
-
-    rules: str | None = None
-    model: str | None = None
-    max_body: int = 1 << 20
-    body_timeout: float = 10.0  # a client that stalls mid-body is answered 408 after this long
-    token: str | None = None
-    decision_log: str | None = None
-    watch: bool = False
-    watch_interval: float = 1.0
-    signals: bool = True  # SIGHUP reloads (off in a supervisor-less embedding such as a test client)
 
 
 class Service:
@@ -241,8 +227,7 @@ class Service:
         if self.settings.decision_log:
             self.dlog = DecisionLog(self.settings.decision_log)
             self.dlog.start()
-        if self.settings.signals:
-            loop.add_signal_handler(signal.SIGHUP, self.reloader.trigger, "SIGHUP")
+        loop.add_signal_handler(signal.SIGHUP, self.reloader.trigger, "SIGHUP")
         if self.settings.watch:
             from triage.service.reload import watch
 
@@ -256,8 +241,7 @@ class Service:
             yield
         finally:
             # uvicorn calls this after the last connection is answered: nothing is lost here.
-            if self.settings.signals:
-                loop.remove_signal_handler(signal.SIGHUP)
+            loop.remove_signal_handler(signal.SIGHUP)
             for t in self._tasks:
                 t.cancel()
             if self.dlog:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from typing import Any
 
-from triage.service.app import Settings
+from triage.service.settings import Settings
 
 log = logging.getLogger("triage.service")
 GRACE = 8.0  # seconds uvicorn gives in-flight requests on SIGTERM: the whole stop stays under 10 s
@@ -74,6 +74,10 @@ def serve_one(settings: Settings, host: str, port: int, sock: socket.socket | No
     service = build_service(settings)
     config = uvicorn_config(service.app(), host, port)
     server = uvicorn.Server(config)
+    # uvicorn drains on SIGTERM/SIGINT, then hands the signal to the handler that was
+    # there before it: a no-op here, so that a clean stop exits 0 rather than by the signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     server.run(sockets=[sock] if sock is not None else None)
 
 
