@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("uvicorn")
-pytest.importorskip("starlette")
+pytest.importorskip("prometheus_client")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

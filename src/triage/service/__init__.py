@@ -5,5 +5,5 @@ signals), `app` (the routing table, body limits, auth, each route's answer),
 `holder` (the serving version and its atomic swap), `adapter` (the one module that
 calls the library), `problems` (error answers), `metrics`, `decisionlog`, `reload`
 (SIGHUP and --watch) and `logs` (JSON lines). Nothing here is imported by `triage`
-itself, so the library does not need Starlette or uvicorn.
+itself, so the library does not need uvicorn or prometheus-client.
 """

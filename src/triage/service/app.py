@@ -7,7 +7,7 @@ and back. A batch and an explanation can take milliseconds, so they run in a thr
 the loop keeps reading other requests meanwhile (the engine's own lock keeps
 durable_rules single-threaded). Parallelism comes from worker processes (`--workers`).
 
-A route is one `Route` in `routes()` whose handler reads a body, takes the serving
+A route is one entry of `routes()` whose handler reads a body, takes the serving
 version once (`holder.using()`) and calls one method of it: `POST /v1/sweep` will be
 one more such handler.
 """
@@ -15,27 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import logging
 import os
 import re
 import time
-import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import orjson
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from triage.service.adapter import TriageError, Version, error_body, error_code, invalid_fields
+from triage.service.asgi import Answer, App, BodyTooLarge, Handler, Request
 from triage.service.decisionlog import DecisionLog
 from triage.service.holder import Holder
 from triage.service.metrics import Metrics
-from triage.service.problems import Problem, problem_response
+from triage.service.problems import Problem, problem_answer
 from triage.service.reload import Reloader
 from triage.service.settings import Settings
 
@@ -55,68 +51,70 @@ class Service:
         self.dlog: DecisionLog | None = None
         self._token = settings.token.encode() if settings.token else None
         self._tasks: list[asyncio.Task[None]] = []
+        self._run_id = f"{os.getpid():x}{int(time.time()):x}"
+        self._ids = itertools.count(1)
 
     # --- plumbing shared by every route ---------------------------------------------------
 
-    def endpoint(self, name: str, handler: Callable[[Request, str], Awaitable[Response]],
-                 auth: bool = True) -> Callable[[Request], Awaitable[Response]]:
+    def endpoint(self, name: str, handler: Callable[[Request, str], Awaitable[Answer]],
+                 auth: bool = True) -> Handler:
         """Wrap a handler with request id, auth, problem answers and metrics."""
-        metrics = self.metrics
+        errors = self.metrics.errors
+        latency = self.metrics.latency.labels(name)
+        counted: dict[tuple[str, int], Any] = {}  # (method, status) -> bound counter: labels() costs µs
 
-        async def run(request: Request) -> Response:
+        async def run(request: Request) -> Answer:
             t0 = time.perf_counter()
-            rid = request.headers.get("x-request-id", "")
+            rid = request.header(b"x-request-id")
             if not _REQUEST_ID.fullmatch(rid):
-                rid = uuid.uuid4().hex
+                rid = self._next_id()
             try:
                 if auth and self._token is not None:
                     self._authorise(request)
-                resp = await handler(request, rid)
+                answer = await handler(request, rid)
             except Problem as p:
-                metrics.errors.labels(p.code or str(p.status)).inc()
-                resp = self.problem(p)
+                errors.labels(p.code or str(p.status)).inc()
+                answer = self.problem(p)
             except Exception:  # a bug must not take a worker down; it is logged with its traceback
                 log.exception("unexpected error", extra={"event": "internal-error", "request_id": rid,
-                                                         "path": request.url.path})
-                metrics.errors.labels("internal").inc()
-                resp = self.problem(Problem(500, "internal error", "see the service log", code="internal"))
-            resp.headers["x-request-id"] = rid
-            metrics.requests.labels(name, request.method, resp.status_code).inc()
-            metrics.latency.labels(name).observe(time.perf_counter() - t0)
-            return resp
+                                                         "path": request.path})
+                errors.labels("internal").inc()
+                answer = self.problem(Problem(500, "internal error", "see the service log", code="internal"))
+            answer.headers.append(("x-request-id", rid))
+            key = (request.method, answer.status)
+            c = counted.get(key)
+            if c is None:
+                c = counted[key] = self.metrics.requests.labels(name, request.method, answer.status)
+            c.inc()
+            latency.observe(time.perf_counter() - t0)
+            return answer
 
         return run
 
     def _authorise(self, request: Request) -> None:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        scheme, _, given = request.header(b"authorization").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token or b""):
             raise Problem(401, "unauthorised", "send `Authorization: Bearer <token>`", code="unauthorised",
-                          headers={"www-authenticate": "Bearer"})
+                          headers=[("www-authenticate", "Bearer")])
 
-    def problem(self, p: Problem, version: Version | None = None) -> Response:
+    def problem(self, p: Problem, version: Version | None = None) -> Answer:
         v = version or self.holder.current
-        resp = problem_response(p, {"ruleset_version": v.ruleset_version, "model_version": v.model_version})
-        _version_headers(resp, v)
-        return resp
+        answer = problem_answer(p, {"ruleset_version": v.ruleset_version, "model_version": v.model_version})
+        answer.headers += _version_headers(v)
+        return answer
 
     async def body(self, request: Request) -> bytes:
-        """The whole body, refused with 413 as soon as it is known to exceed `max_body`
-        (from Content-Length before reading anything, or counting a chunked body)."""
         limit = self.settings.max_body
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise _too_large(limit)
-        buf = bytearray()
         try:
-            async with asyncio.timeout(self.settings.body_timeout):
-                async for chunk in request.stream():
-                    buf += chunk
-                    if len(buf) > limit:
-                        raise _too_large(limit)
+            return await request.body(limit, self.settings.body_timeout)
+        except BodyTooLarge:
+            # Connection: close makes uvicorn drop the connection after answering instead
+            # of reading the rest of the body to find the next request.
+            raise Problem(413, "body too large", f"the body exceeds {limit} bytes", code="body-too-large",
+                          headers=[("connection", "close")], max_body=limit) from None
         except TimeoutError:
             raise Problem(408, "request timeout", f"the body did not arrive within {self.settings.body_timeout:g} s",
-                          code="body-timeout", headers={"connection": "close"}) from None
-        return bytes(buf)
+                          code="body-timeout", headers=[("connection", "close")]) from None
 
     async def json_body(self, request: Request) -> Any:
         data = await self.body(request)
@@ -126,13 +124,13 @@ class Service:
             raise Problem(400, "malformed JSON", str(exc) if data.strip() else "the body is empty",
                           code="malformed-json") from None
 
-    def invalid(self, err: TriageError, v: Version) -> Response:
+    def invalid(self, err: TriageError, v: Version) -> Answer:
         return self.problem(Problem(422, "invalid ticket", str(err), code=error_code(err) or "invalid-ticket",
                                     ticket_id=getattr(err, "ticket_id", None), errors=invalid_fields(err)), v)
 
     # --- routes ---------------------------------------------------------------------------
 
-    async def route_one(self, request: Request, rid: str) -> Response:
+    async def route_one(self, request: Request, rid: str) -> Answer:
         ticket = await self.json_body(request)
         t0 = time.perf_counter()
         with self.holder.using() as v:
@@ -147,8 +145,8 @@ class Service:
             self._decided(rid, d, v, time.perf_counter() - t0)
             return _json(orjson.dumps(d), v)
 
-    async def route_batch(self, request: Request, rid: str) -> Response:
-        items = _batch_items(await self.body(request), request.headers.get("content-type", ""))
+    async def route_batch(self, request: Request, rid: str) -> Answer:
+        items = _batch_items(await self.body(request), request.header(b"content-type"))
         tickets = [x for x in items if not isinstance(x, _BadLine)]
         with self.holder.using() as v:
             t0 = time.perf_counter()
@@ -168,7 +166,7 @@ class Service:
                 out.append(r)
             return _json(orjson.dumps(out), v)
 
-    async def explain(self, request: Request, rid: str) -> Response:
+    async def explain(self, request: Request, rid: str) -> Answer:
         ticket = await self.json_body(request)
         with self.holder.using() as v:
             try:
@@ -178,7 +176,7 @@ class Service:
                 return self.invalid(err, v)
             return _json(orjson.dumps(e), v)
 
-    async def info(self, request: Request, rid: str) -> Response:
+    async def info(self, request: Request, rid: str) -> Answer:
         with self.holder.using() as v:
             data = v.info()
             h = self.holder
@@ -187,40 +185,38 @@ class Service:
                                "max_body": self.settings.max_body}
             return _json(orjson.dumps(data), v)
 
-    async def healthz(self, request: Request, rid: str) -> Response:
+    async def healthz(self, request: Request, rid: str) -> Answer:
         return _json(b'{"status":"ok"}', self.holder.current)
 
-    async def readyz(self, request: Request, rid: str) -> Response:
+    async def readyz(self, request: Request, rid: str) -> Answer:
         v = self.holder.current
         return _json(orjson.dumps({"status": "ready", "ruleset_version": v.ruleset_version,
                                    "model_version": v.model_version}), v)
 
-    async def metrics_text(self, request: Request, rid: str) -> Response:
-        resp = Response(self.metrics.render(), media_type=self.metrics.content_type)
-        _version_headers(resp, self.holder.current)
-        return resp
+    async def metrics_text(self, request: Request, rid: str) -> Answer:
+        return Answer(200, self.metrics.render(), self.metrics.content_type, _version_headers(self.holder.current))
 
     def _decided(self, rid: str, d: dict[str, Any], v: Version, seconds: float) -> None:
         self.metrics.decisions.labels(d["priority"], d["tier"]).inc()
         if self.dlog:
             self.dlog.add(rid, d, None, v.ruleset_version, v.model_version, seconds)
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> dict[str, dict[str, Handler]]:
         e = self.endpoint
-        return [
-            Route("/v1/route", e("route", self.route_one), methods=["POST"]),
-            Route("/v1/route/batch", e("route_batch", self.route_batch), methods=["POST"]),
-            Route("/v1/explain", e("explain", self.explain), methods=["POST"]),
-            Route("/v1/info", e("info", self.info), methods=["GET"]),
-            Route("/healthz", e("healthz", self.healthz, auth=False), methods=["GET"]),
-            Route("/readyz", e("readyz", self.readyz, auth=False), methods=["GET"]),
-            Route("/metrics", e("metrics", self.metrics_text), methods=["GET"]),
-        ]
+        return {
+            "/v1/route": {"POST": e("route", self.route_one)},
+            "/v1/route/batch": {"POST": e("route_batch", self.route_batch)},
+            "/v1/explain": {"POST": e("explain", self.explain)},
+            "/v1/info": {"GET": e("info", self.info)},
+            "/healthz": {"GET": e("healthz", self.healthz, auth=False)},
+            "/readyz": {"GET": e("readyz", self.readyz, auth=False)},
+            "/metrics": {"GET": e("metrics", self.metrics_text)},
+        }
 
     # --- life cycle -----------------------------------------------------------------------
 
     @asynccontextmanager
-    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self) -> AsyncIterator[None]:
         import signal
 
         loop = asyncio.get_running_loop()
@@ -253,17 +249,21 @@ class Service:
         v = self.holder.current
         return [v.rules_dir] + ([v.model_dir] if v.model_dir is not None else [])
 
-    def app(self) -> Starlette:
-        async def http_error(request: Request, exc: Exception) -> Response:
-            assert isinstance(exc, HTTPException)
-            status = exc.status_code
-            title = {404: "not found", 405: "method not allowed"}.get(status, exc.detail)
-            resp = self.problem(Problem(status, title, f"{request.method} {request.url.path}: {title}",
-                                        code=title.replace(" ", "-"), headers=dict(exc.headers or {})))
+    def app(self) -> App:
+        def unmatched(request: Request, status: int, allowed: list[str]) -> Answer:
+            title = "not found" if status == 404 else "method not allowed"
+            answer = self.problem(Problem(status, title, f"{request.method} {request.path}: {title}",
+                                          code=title.replace(" ", "-")))
+            if allowed:
+                answer.headers.append(("allow", ", ".join(allowed)))
             self.metrics.requests.labels("unmatched", request.method, status).inc()
-            return resp
+            return answer
 
-        return Starlette(routes=self.routes(), lifespan=self.lifespan, exception_handlers={HTTPException: http_error})
+        return App(self.routes(), unmatched, self.lifespan)
+
+    def _next_id(self) -> str:
+        """A request id unique within this service's run: cheaper than a uuid per request."""
+        return f"{self._run_id}-{next(self._ids):x}"
 
 
 @dataclass
@@ -294,19 +294,9 @@ def _batch_items(body: bytes, content_type: str) -> list[Any]:
     return out
 
 
-def _too_large(limit: int) -> Problem:
-    # Connection: close makes uvicorn drop the connection after answering instead of
-    # reading the rest of the body to find the next request.
-    return Problem(413, "body too large", f"the body exceeds {limit} bytes", code="body-too-large",
-                   headers={"connection": "close"}, max_body=limit)
+def _version_headers(v: Version) -> list[tuple[str, str]]:
+    return [("x-triage-ruleset-version", v.ruleset_version), ("x-triage-model-version", v.model_version or "none")]
 
 
-def _version_headers(resp: Response, v: Version) -> None:
-    resp.headers["x-triage-ruleset-version"] = v.ruleset_version
-    resp.headers["x-triage-model-version"] = v.model_version or "none"
-
-
-def _json(body: bytes, v: Version, status: int = 200) -> Response:
-    resp = Response(body, status_code=status, media_type=JSON)
-    _version_headers(resp, v)
-    return resp
+def _json(body: bytes, v: Version, status: int = 200) -> Answer:
+    return Answer(status, body, JSON, _version_headers(v))

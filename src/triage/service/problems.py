@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+
+from triage.service.asgi import Answer
 
 PROBLEM = "application/problem+json"
 
@@ -17,14 +18,14 @@ class Problem(Exception):
     """Raised inside a handler to answer with a problem document."""
 
     def __init__(self, status: int, title: str, detail: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any):
+                 headers: list[tuple[str, str]] | None = None, **extra: Any):
         self.status, self.title, self.detail, self.code = status, title, detail, code
-        self.headers = headers or {}
+        self.headers = headers or []
         self.extra = extra
         super().__init__(detail or title)
 
 
-def problem_response(p: Problem, versions: dict[str, Any]) -> Response:
+def problem_answer(p: Problem, versions: dict[str, Any]) -> Answer:
     body: dict[str, Any] = {"type": "about:blank", "title": p.title, "status": p.status}
     if p.detail:
         body["detail"] = p.detail
@@ -32,4 +33,4 @@ def problem_response(p: Problem, versions: dict[str, Any]) -> Response:
         body["code"] = p.code
     body.update(p.extra)
     body.update(versions)
-    return Response(orjson.dumps(body), status_code=p.status, media_type=PROBLEM, headers=p.headers)
+    return Answer(p.status, orjson.dumps(body), PROBLEM, list(p.headers))

@@ -64,12 +64,24 @@ class Reloader:
             log.exception("reload failed, the last good version keeps serving", extra={"event": "reload-failed"})
             return False
         old = self.holder.swap(new, reason)
+        _refreeze()
         self.metrics.reloads.labels("ok").inc()
         log.info("reloaded", extra={"event": "reload-ok", "reason": reason,
                                     "ruleset_version": new.ruleset_version, "model_version": new.model_version,
                                     "previous_ruleset_version": old.ruleset_version,
                                     "previous_model_version": old.model_version})
         return True
+
+
+def _refreeze() -> None:
+    """Start-up objects are frozen out of the collector (`tune_for_streaming`); after a
+    swap, let one pass free the old version's cycles, then freeze the new one."""
+    import gc
+
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
 
 def folder_signature(folders: list[Path]) -> tuple[Any, ...]:

@@ -71,7 +71,10 @@ def serve_one(settings: Settings, host: str, port: int, sock: socket.socket | No
     """Serve in this process until SIGTERM/SIGINT."""
     import uvicorn
 
+    from triage.process import tune_for_streaming
+
     service = build_service(settings)
+    tune_for_streaming()  # the collector's full passes would walk the model and engine on every request burst
     config = uvicorn_config(service.app(), host, port)
     server = uvicorn.Server(config)
     # uvicorn drains on SIGTERM/SIGINT, then hands the signal to the handler that was
