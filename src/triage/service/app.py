@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import time
+from collections import Counter
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -153,17 +154,25 @@ class Service:
             decided = iter(await asyncio.to_thread(v.route_batch, tickets) if tickets else [])
             dt = time.perf_counter() - t0
             out: list[Any] = []
+            counts: Counter[tuple[str, str]] = Counter()  # one metrics update per kind, not per ticket
             for x in items:
                 r = x.error if isinstance(x, _BadLine) else next(decided)
                 if isinstance(r, TriageError):
                     r = error_body(r)
                 if "error" in r:
-                    self.metrics.errors.labels("invalid-ticket").inc()
+                    counts["error", ""] += 1
                     if self.dlog:
                         self.dlog.add(rid, None, r, v.ruleset_version, v.model_version, dt)
                 else:
-                    self._decided(rid, r, v, dt)
+                    counts[r["priority"], r["tier"]] += 1
+                    if self.dlog:
+                        self.dlog.add(rid, r, None, v.ruleset_version, v.model_version, dt)
                 out.append(r)
+            for (priority, tier), n in counts.items():
+                if priority == "error":
+                    self.metrics.errors.labels("invalid-ticket").inc(n)
+                else:
+                    self.metrics.decisions.labels(priority, tier).inc(n)
             return _json(orjson.dumps(out), v)
 
     async def explain(self, request: Request, rid: str) -> Answer:

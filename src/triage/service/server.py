@@ -28,7 +28,7 @@ from typing import Any
 from triage.service.settings import Settings
 
 log = logging.getLogger("triage.service")
-GRACE = 8.0  # seconds uvicorn gives in-flight requests on SIGTERM: the whole stop stays under 10 s
+GRACE = 7.0  # seconds uvicorn gives in-flight requests on SIGTERM: the whole stop stays under 10 s
 KEEP_ALIVE = 30.0  # idle keep-alive connections are cheap on an event loop; 30 s suits pooled clients
 
 
@@ -50,7 +50,7 @@ def uvicorn_config(app: Any, host: str, port: int, **kw: Any) -> Any:
         app, host=host, port=port, lifespan="on", access_log=False, log_config=None,
         loop="uvloop" if fast else "asyncio",
         http="httptools" if importlib.util.find_spec("httptools") is not None else "h11",
-        timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=GRACE, server_header=False,
+        timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=GRACE, server_header=False, proxy_headers=False,
         h11_max_incomplete_event_size=64 * 1024, backlog=2048, **kw)
 
 
