@@ -116,17 +116,23 @@ def test_16_clients_agree_with_the_policy_across_a_reload_and_a_refused_one(rule
             switched = False
             i = k
             while not stop.is_set() and not failures:
-                t = pool[i % len(pool)]
-                i += 16
+                # Two clients send batches of 20 (decided in a thread while the loop decides
+                # the other clients' single tickets); the rest one ticket a request.
+                sent = [pool[(i + j) % len(pool)] for j in range(20 if k < 2 else 1)]
+                i += 16 * len(sent)
                 try:
-                    status, headers, d = srv.post("/v1/route", t, conn=conn)
+                    if k < 2:
+                        status, headers, answer = srv.post("/v1/route/batch", sent, conn=conn)
+                    else:
+                        status, headers, answer = srv.post("/v1/route", sent[0], conn=conn)
+                        answer = [answer]
                 except Exception as exc:  # noqa: BLE001 - any transport failure is a failure
                     failures.append(f"client {k}: {type(exc).__name__}: {exc}")
                     return
                 if status != 200:
-                    failures.append(f"client {k}: {status} {d}")
+                    failures.append(f"client {k}: {status} {answer}")
                     return
-                v = d["ruleset_version"]
+                v = headers["x-triage-ruleset-version"]
                 seen[k].add(v)
                 counts[k] += 1
                 if v == old["ruleset_version"]:
@@ -136,10 +142,11 @@ def test_16_clients_agree_with_the_policy_across_a_reload_and_a_refused_one(rule
                 else:
                     mass = 3
                     switched = True
-                if headers["x-triage-ruleset-version"] != v or d["model_version"] != old["model_version"]:
-                    failures.append(f"client {k}: versions differ between header and body")
-                if not agrees(d, t, mass):
-                    failures.append(f"client {k}: {t} -> {d} disagrees with the policy (mass {mass})")
+                for t, d in zip(sent, answer, strict=True):
+                    if d["ruleset_version"] != v or d["model_version"] != old["model_version"]:
+                        failures.append(f"client {k}: one answer, two versions: {v} and {d['ruleset_version']}")
+                    if not agrees(d, t, mass):
+                        failures.append(f"client {k}: {t} -> {d} disagrees with the policy (mass {mass})")
             conn.close()
 
         threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]
@@ -355,6 +362,18 @@ def test_nothing_a_client_sends_gives_a_500(server, body, path):
 
 
 # --- operations -----------------------------------------------------------------------------
+
+
+def test_a_stalled_body_is_408_and_frees_its_connection(rules_copy):
+    srv = Server(rules_copy, "--body-timeout", "0.5")
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\"")
+            answer = _read_answer(s)
+        assert answer.startswith(b"HTTP/1.1 408") and b"body-timeout" in answer
+        assert srv.get("/healthz")[0] == 200
+    finally:
+        assert srv.stop() == 0
 
 
 def test_operations_token_watch_drain_and_decision_log(rules_copy, tmp_path):

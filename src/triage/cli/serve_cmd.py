@@ -39,12 +39,15 @@ Logs are JSON lines on stderr. Exit 2 when the rules or model cannot be served a
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (each with its own Triage; durable_rules holds the GIL).")
 @click.option("--max-body", default="1MiB", show_default=True, help="Largest request body; larger ones get 413.")
+@click.option("--body-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds a request body may take to arrive; then 408 (a stalled client frees its slot).")
 @click.option("--watch", is_flag=True, help="Reload when a file in the rule or model folder changes.")
 @click.option("--decision-log", metavar="FILE", help="Append one JSON line per decided ticket to FILE.")
 @click.option("--token-file", metavar="FILE", help=f"File holding the bearer token (or set ${TOKEN_ENV}).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(rules: str | None, model: str | None, host: str, port: int, workers: int, max_body: str, watch: bool,
+def serve(rules: str | None, model: str | None, host: str, port: int, workers: int, max_body: str,
+          body_timeout: float, watch: bool,
           decision_log: str | None, token_file: str | None, log_level: str) -> None:
     try:
         from triage.service import logs
@@ -63,5 +66,5 @@ def serve(rules: str | None, model: str | None, host: str, port: int, workers: i
         if not token:
             fail(f"{token_file}: the token file is empty", 2)
     logs.setup(log_level)
-    run(Settings(rules=rules, model=model, max_body=limit, token=token, decision_log=decision_log, watch=watch),
-        host, port, workers)
+    run(Settings(rules=rules, model=model, max_body=limit, body_timeout=body_timeout, token=token,
+                 decision_log=decision_log, watch=watch), host, port, workers)
