@@ -186,11 +186,12 @@ def test_16_clients_agree_with_the_policy_across_a_reload_and_a_refused_one(rule
     assert code == 0, srv.output()
 
 
-def test_a_broken_rule_set_at_start_exits_2_naming_the_file(rules_copy):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_broken_rule_set_at_start_exits_2_naming_the_file(rules_copy, workers):
     f = rules_copy / "tier.yaml"
     f.write_text(f.read_text().replace("then: OpsEng", "then: OpsEngg", 1))
     with pytest.raises(AssertionError, match="exited 2") as err:
-        Server(rules_copy)
+        Server(rules_copy, "--workers", workers)
     assert str(f) in str(err.value)
 
 

@@ -99,6 +99,7 @@ class Supervisor:
         self.settings, self.host, self.port, self.n = settings, host, port, workers
         self.children: dict[int, int] = {}  # pid -> slot
         self.stopping = False
+        self.failed = False  # a worker could not start: the supervisor exits 2 too
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -148,6 +149,8 @@ class Supervisor:
             sock.close()
             if own_dir:
                 shutil.rmtree(own_dir, ignore_errors=True)
+        if self.failed:
+            sys.exit(2)
 
     def _loop(self, sock: socket.socket, watcher: dict[str, Any] | None) -> None:
         started = {slot: time.monotonic() for slot in range(self.n)}
@@ -166,6 +169,7 @@ class Supervisor:
                 if code == 2 or time.monotonic() - started[slot] < 5:
                     # It could not start (refused rules or model): so would its replacement.
                     log.error("a worker could not start; stopping", extra={"event": "worker-failed", "code": code})
+                    self.failed = True
                     self._stop()
                     continue
                 log.warning("worker died, replacing it", extra={"event": "worker-replaced", "pid": pid, "code": code})
