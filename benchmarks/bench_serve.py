@@ -201,7 +201,8 @@ def in_process(tickets: list[dict], rounds: int) -> dict[str, Any]:
         d.append(direct())
         th.append(asyncio.run(threaded()))
     tr.close()
-    return {"route_direct_per_s": round(statistics.median(d), 1), "route_via_thread_per_s": round(statistics.median(th), 1),
+    return {"route_direct_per_s": round(statistics.median(d), 1),
+            "route_via_thread_per_s": round(statistics.median(th), 1),
             "thread_hop_us": round((1 / statistics.median(th) - 1 / statistics.median(d)) * 1e6, 1)}
 
 
@@ -293,7 +294,8 @@ def main() -> int:
         "service_batch_16_vs_cli": round(w1["batch_16"]["tickets_per_s"] / res["cli"]["rate_per_s"], 3),
         "best_batch_16_vs_cli": round(max(res[f"workers_{w}"]["batch_16"]["tickets_per_s"] for w in (1, 2))
                                       / res["cli"]["rate_per_s"], 3),
-        "workers_2_vs_1_single_16": round(res["workers_2"]["single_16"]["rate_per_s"] / w1["single_16"]["rate_per_s"], 3),
+        "workers_2_vs_1_single_16": round(res["workers_2"]["single_16"]["rate_per_s"]
+                                          / w1["single_16"]["rate_per_s"], 3),
     }
     res["goals"] = {
         "single_req_per_s": {"value": best["single_16"]["rate_per_s"], "target": 3000,
@@ -305,7 +307,8 @@ def main() -> int:
         "single_capacity_2_cores_req_per_s": {
             "value": round(2e6 / res["workers_2"]["single_16"]["server_cpu_us_per_request"], 1), "target": 3000,
             "met": 2e6 / res["workers_2"]["single_16"]["server_cpu_us_per_request"] >= 3000},
-        "reload_failed_requests": {"value": w1["reload_16"]["failed"], "target": 0, "met": w1["reload_16"]["failed"] == 0},
+        "reload_failed_requests": {"value": w1["reload_16"]["failed"], "target": 0,
+                                   "met": w1["reload_16"]["failed"] == 0},
     }
     write_json(NAME, res)
     update_section(NAME, markdown(res))

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 
 # Attributes every LogRecord has; anything else passed as `extra=` becomes a JSON field.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName", "color_message"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName",
+                                                                         "color_message"}  # uvicorn's ANSI copy
 
 
 class JsonFormatter(logging.Formatter):

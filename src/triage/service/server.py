@@ -29,7 +29,7 @@ from triage.service.settings import Settings
 
 log = logging.getLogger("triage.service")
 GRACE = 7.0  # seconds uvicorn gives in-flight requests on SIGTERM: the whole stop stays under 10 s
-KEEP_ALIVE = 30.0  # idle keep-alive connections are cheap on an event loop; 30 s suits pooled clients
+KEEP_ALIVE = 75.0  # idle keep-alive connections cost little on an event loop; outlast client pools (nginx: 75 s)
 
 
 def _raise_fd_limit() -> None:
