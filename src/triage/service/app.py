@@ -190,8 +190,7 @@ class Service:
             data = v.info()
             h = self.holder
             data["service"] = {"pid": os.getpid(), "generation": h.generation, "last_reload": h.last_reload,
-                               "last_reload_error": h.last_error, "watch": self.settings.watch,
-                               "max_body": self.settings.max_body}
+                               "last_reload_error": h.last_error, "max_body": self.settings.max_body}
             return _json(orjson.dumps(data), v)
 
     async def healthz(self, request: Request, rid: str) -> Answer:
