@@ -456,3 +456,30 @@ def test_workers_share_the_socket_reload_and_sum_their_metrics(rules_copy):
         assert counted == {p: float(n) for p, n in answered.items()}  # summed over the workers
     finally:
         assert srv.stop() == 0, srv.output()
+
+
+def test_an_endless_header_block_is_refused_and_costs_no_memory(server):
+    def rss() -> int:
+        pid = server.get("/v1/info")[2]["service"]["pid"]
+        return int(next(x for x in open(f"/proc/{pid}/status") if x.startswith("VmRSS")).split()[1])
+
+    before = rss()
+    held, answers = [], []
+    try:
+        for _ in range(5):  # five connections at once, each sending 10 MB of headers unless refused
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            held.append(s)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            try:
+                for i in range(10_000):
+                    s.sendall(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000))
+            except OSError:
+                pass
+        grown = rss() - before  # measured while the connections are still open
+        answers = [_read_answer(s) for s in held]
+    finally:
+        for s in held:
+            s.close()
+    assert grown < 20_000, f"{grown} kB"  # 50 MB of headers were sent in all
+    assert all(a.startswith(b"HTTP/1.1 400") for a in answers), [a[:60] for a in answers]
+    assert server.get("/healthz")[0] == 200

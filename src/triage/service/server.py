@@ -45,13 +45,14 @@ def uvicorn_config(app: Any, host: str, port: int, **kw: Any) -> Any:
 
     import uvicorn
 
+    from triage.service.protocol import MAX_HEAD, http_protocol
+
     fast = importlib.util.find_spec("uvloop") is not None
     return uvicorn.Config(
         app, host=host, port=port, lifespan="on", access_log=False, log_config=None,
-        loop="uvloop" if fast else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") is not None else "h11",
+        loop="uvloop" if fast else "asyncio", http=http_protocol(), h11_max_incomplete_event_size=MAX_HEAD,
         timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=GRACE, server_header=False, proxy_headers=False,
-        h11_max_incomplete_event_size=64 * 1024, backlog=2048, **kw)
+        backlog=2048, **kw)
 
 
 def build_service(settings: Settings) -> Any:
