@@ -14,7 +14,6 @@ import asyncio
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qs
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -29,15 +28,11 @@ class Request:
     method: str
     path: str
     headers: dict[bytes, bytes]
-    query_string: bytes
+    query_string: bytes  # raw, as uvicorn gives it (POST /v1/sweep?now=T will read it)
     receive: Receive
 
     def header(self, name: bytes) -> str:
         return self.headers.get(name, b"").decode("latin-1")
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(self.query_string.decode("latin-1"))
 
     async def body(self, limit: int, timeout: float) -> bytes:
         """The whole body; `BodyTooLarge` as soon as it is known to exceed `limit` (from
