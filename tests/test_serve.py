@@ -8,8 +8,10 @@ shipped rules and loaded with SIGHUP while 16 clients are routing.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
+import signal
 import socket
 import threading
 import time
@@ -184,6 +186,44 @@ def test_16_clients_agree_with_the_policy_across_a_reload_and_a_refused_one(rule
     finally:
         code = srv.stop()
     assert code == 0, srv.output()
+
+
+def test_a_sighup_during_start_up_is_a_reload_not_the_end(rules_copy):
+    import subprocess
+    import sys
+
+    from serving import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "triage", "serve", "--rules", str(rules_copy), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # the first version is still being built
+        f = rules_copy / "priority.yaml"
+        f.write_text(f.read_text().replace(MASS, MASS.replace("5", "3")))
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        info = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/v1/info")
+                info = json.loads(c.getresponse().read())
+                c.close()
+                if info["service"]["generation"] >= 2 or info["service"]["last_reload"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        assert proc.poll() is None, "SIGHUP ended the service"
+        assert info is not None and info["service"]["last_reload"]["ok"], info
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        t = {"id": "H-1", "created_at": "2026-11-24T10:00:00Z", "category": "billing", "affected_customers": 3}
+        c.request("POST", "/v1/route", json.dumps(t))
+        assert json.loads(c.getresponse().read())["priority"] == "P1"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

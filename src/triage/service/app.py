@@ -52,6 +52,7 @@ class Service:
         self.dlog: DecisionLog | None = None
         self._token = settings.token.encode() if settings.token else None
         self._tasks: list[asyncio.Task[None]] = []
+        self.early_reloads: list[str] = []  # SIGHUPs that came before the event loop could take them
         self._run_id = f"{os.getpid():x}{int(time.time()):x}"
         self._ids = itertools.count(1)
 
@@ -232,6 +233,8 @@ class Service:
             self.dlog = DecisionLog(self.settings.decision_log)
             self.dlog.start()
         loop.add_signal_handler(signal.SIGHUP, self.reloader.trigger, "SIGHUP")
+        if self.early_reloads:
+            self.reloader.trigger(self.early_reloads[0])
         if self.settings.watch:
             from triage.service.reload import watch
 

@@ -74,7 +74,12 @@ def serve_one(settings: Settings, host: str, port: int, sock: socket.socket | No
 
     from triage.process import tune_for_streaming
 
+    # A SIGHUP while the first version is being built must not end the process (the
+    # default action): it is remembered, and answered by a reload once serving.
+    early: list[str] = []
+    signal.signal(signal.SIGHUP, lambda *_: early.append("SIGHUP (during start-up)"))
     service = build_service(settings)
+    service.early_reloads = early
     tune_for_streaming()  # the collector's full passes would walk the model and engine on every request burst
     config = uvicorn_config(service.app(), host, port)
     server = uvicorn.Server(config)
@@ -116,7 +121,8 @@ class Supervisor:
         if pid == 0:
             code = 0
             try:
-                for s in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until serve_one remembers it
+                for s in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
                     signal.signal(s, signal.SIG_DFL)
                 worker = Settings(**{**vars(self.settings), "watch": False})  # the supervisor watches
                 serve_one(worker, self.host, self.port, sock)
@@ -135,14 +141,15 @@ class Supervisor:
         if not mp_dir:
             own_dir = mp_dir = tempfile.mkdtemp(prefix="triage-metrics-")
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = mp_dir
+        # Before forking, so that no signal finds the default action (a worker resets them first thing).
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, lambda *_: self._forward(signal.SIGHUP))
         sock = self._bind()
         for slot in range(self.n):
             self._spawn(slot, sock)
         log.info("supervising", extra={"event": "supervisor-start", "workers": self.n,
                                        "pids": list(self.children)})
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        signal.signal(signal.SIGHUP, lambda *_: self._forward(signal.SIGHUP))
         watcher = self._watch_state() if self.settings.watch else None
         try:
             self._loop(sock, watcher)
