@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Cheap, self-contained ones first; the long streaming run last.
-ORDER = ["startup", "rules", "latency", "e2e", "clinc150", "retriage", "sweep"]
+ORDER = ["startup", "rules", "latency", "e2e", "clinc150", "serve", "retriage", "sweep"]
 
 
 def discover() -> list[Path]:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sweep": ("triage.cli.sweep_cmd", "sweep", "Decide every case at a time: SLA clocks, escalation, routing."),
     "handover": ("triage.cli.handover_cmd", "handover", "The hand-over packet of a shift end (Markdown or JSON)."),
     "diff": ("triage.cli.diff_cmd", "diff", "Replay a backlog through two rule sets/models and report changes."),
+    "serve": ("triage.cli.serve_cmd", "serve", "Serve routing over HTTP, with hot reload and metrics."),
 }
 
 

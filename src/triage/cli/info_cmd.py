@@ -4,11 +4,15 @@ from __future__ import annotations
 import platform
 import sys
 from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
 from triage.cli.common import build_triage
+
+if TYPE_CHECKING:
+    from triage.router import Triage
 
 
 def _version(dist: str) -> str | None:
@@ -18,13 +22,9 @@ def _version(dist: str) -> str | None:
         return None
 
 
-@click.command(help="Show the rules and model in use, their versions and library versions.")
-@click.option("--rules", metavar="DIR", help="Rule folder (default: the shipped rules).")
-@click.option("--model", metavar="DIR", help="Model folder (default: the shipped model).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def info(rules: str | None, model: str | None, as_json: bool) -> None:
-    triage = build_triage(rules, model)
-    data = {
+def info_data(triage: Triage) -> dict[str, Any]:
+    """What `triage info --json` prints about a built `Triage` (also `GET /v1/info` of the service)."""
+    return {
         "rules": str(triage.ruleset.folder.resolve()),
         "model": None if triage.model is None else str(triage.model.path.resolve()),
         "ruleset_version": triage.ruleset_version,
@@ -39,6 +39,14 @@ def info(rules: str | None, model: str | None, as_json: bool) -> None:
             "numpy": _version("numpy"),
         },
     }
+
+
+@click.command(help="Show the rules and model in use, their versions and library versions.")
+@click.option("--rules", metavar="DIR", help="Rule folder (default: the shipped rules).")
+@click.option("--model", metavar="DIR", help="Model folder (default: the shipped model).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(rules: str | None, model: str | None, as_json: bool) -> None:
+    data = info_data(build_triage(rules, model))
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
         return
