@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schema": ("triage.cli.schema_cmd", "schema", "Write the JSON Schema of rule files."),
     "retriage": ("triage.cli.retriage_cmd", "retriage", "Re-triage a backlog (JSONL/CSV/Parquet), kill-safe."),
     "diff": ("triage.cli.diff_cmd", "diff", "Replay a backlog through two rule sets/models and report changes."),
+    "learn": ("triage.cli.learn_cmd", "learn", "Retrain a text model with corrections, gated on held-out data."),
 }
 
 

@@ -67,14 +67,12 @@ def build(corpus: Path, testset: Path | None, out: Path, seed: int = 0) -> dict[
                                "corpus": corpus_counts(_records(files))}
     if testset is not None and testset.exists():
         test = read_labelled([testset], TEXT_COLUMNS, LABEL_COLUMN)
-        proba = clf.predict_proba(test.texts)
-        rep = report(test.labels, proba, clf.classes_, clf.threshold_)
+        pred = clf.predict_full(test.texts)
         records = _records([testset])
-        langs = np.array([str(r.get("lang") or "?") for r in records])
-        correct = clf.classes_[proba.argmax(axis=1)] == np.array(test.labels)
-        rep["by_language"] = {lang: {"n": int((langs == lang).sum()),
-                                     "accuracy": float(correct[langs == lang].mean())}
-                              for lang in sorted(set(langs))}
+        rep = report(test.labels, pred.proba, clf.classes_, clf.threshold_, confidence=pred.confidence,
+                     groups=[str(r.get("lang") or "?") for r in records])
+        rep["by_language"] = rep.pop("by_group")
+        rep["encoded_share"] = float(pred.encoded.mean())
         seen = {normalise(t) for t in data.texts}
         rep["texts_also_in_corpus"] = sum(normalise(t) in seen for t in test.texts)
         rep["corpus"] = corpus_counts(records)
