@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -152,29 +153,38 @@ class TextClassifier:
             val_texts = truncate(validation[0])
             val_labels = np.array([str(x) for x in validation[1]], dtype=object)
         self.encoder_ = SentenceEncoder(self.encoder_max_chars) if self.encoder else None
-        # Every text is embedded once; the validation rows reuse the same vectors.
-        emb = emb_val = None
-        if self.encoder_ is not None:
-            all_emb = self.encoder_.encode(texts + (val_texts if validation is not None else []))
-            emb = all_emb[: len(texts)]
-            emb_val = all_emb[len(texts):] if validation is not None else emb[val_idx]
-        self._fit_members([texts[i] for i in train_idx], labels[train_idx],
-                          None if emb is None else emb[train_idx])
-        self._calibrate(val_texts, val_labels, emb_val)
-        if self.encoder_ is not None and self.margin_cutoff_ == 0.0:
-            # Validation says the encoder never pays for itself on this data: ship the
-            # cheap model alone (no encoder at run time, no embedding bank in the file).
-            self.encoder_ = emb = None
-            for name in ("fusion_", "fused_acceptor_", "lr_coef_", "lr_intercept_", "bank_",
-                         "bank_starts_"):
-                delattr(self, name)
-            self.validation_["cascade"]["encoder_dropped"] = True
-        self.n_train_ = int(train_idx.size)
-        if validation is None and self.refit:
-            all_idx = np.flatnonzero(in_scope)
-            self._fit_members([texts[i] for i in all_idx], labels[all_idx],
-                              None if emb is None else emb[all_idx])
-            self.n_train_ = int(all_idx.size)
+        in_idx = np.flatnonzero(in_scope)
+        # The encoder is most of the training time: it runs in two threads (its matrix
+        # products release the GIL) while the SVM trains on the main one.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = None
+            if self.encoder_ is not None:
+                # Every text is embedded once; the validation rows reuse the same vectors.
+                pending = _encode_async(pool, self.encoder_,
+                                        texts + (val_texts if validation is not None else []))
+            self._fit_linear([texts[i] for i in train_idx], labels[train_idx])
+            emb = emb_val = None
+            if pending is not None:
+                all_emb = np.concatenate([f.result() for f in pending])
+                emb = all_emb[: len(texts)]
+                emb_val = all_emb[len(texts):] if validation is not None else emb[val_idx]
+                self._fit_dense(emb[train_idx], labels[train_idx])
+            self._calibrate(val_texts, val_labels, emb_val)
+            if self.encoder_ is not None and self.margin_cutoff_ == 0.0:
+                # Validation says the encoder never pays for itself on this data: ship the
+                # cheap model alone (no encoder at run time, no embedding bank in the file).
+                self.encoder_ = emb = None
+                for name in ("fusion_", "fused_acceptor_", "lr_coef_", "lr_intercept_", "bank_",
+                             "bank_starts_"):
+                    delattr(self, name)
+                self.validation_["cascade"]["encoder_dropped"] = True
+            self.n_train_ = int(train_idx.size)
+            if validation is None and self.refit:
+                dense = None if emb is None else pool.submit(self._fit_dense, emb[in_idx], labels[in_idx])
+                self._fit_linear([texts[i] for i in in_idx], labels[in_idx])
+                if dense is not None:
+                    dense.result()
+                self.n_train_ = int(in_idx.size)
         return self
 
     def _split(self, labels: np.ndarray, in_scope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +198,7 @@ class TextClassifier:
             train.append(idx[k:])
         return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
-    def _fit_members(self, texts: list[str], labels: np.ndarray, emb: np.ndarray | None) -> None:
+    def _fit_linear(self, texts: list[str], labels: np.ndarray) -> None:
         from sklearn.svm import LinearSVC  # only training needs scikit-learn
 
         self.featurizer_ = NgramFeaturizer(
@@ -206,15 +216,15 @@ class TextClassifier:
         # float32 and (features, classes) C-order: the layout of the hot sparse product.
         self.coef_ = np.ascontiguousarray(coef.T, dtype=np.float32)
         self.intercept_ = intercept.astype(np.float32)
-        if emb is not None:
-            self._fit_dense(emb, labels)
 
     def _fit_dense(self, emb: np.ndarray, labels: np.ndarray) -> None:
-        """Logistic regression on embeddings, and the class-sorted bank of training embeddings."""
+        """Logistic regression on embeddings, and the class-sorted bank of training embeddings.
+
+        Classes are the sorted distinct labels, as the SVM's: this may run beside `_fit_linear`.
+        """
         from sklearn.linear_model import LogisticRegression
 
-        index = {c: i for i, c in enumerate(self.classes_)}
-        y = np.array([index[c] for c in labels], dtype=np.int64)
+        classes, y = np.unique(labels.astype(str), return_inverse=True)
         lr = LogisticRegression(C=self.lr_C, class_weight=self.class_weight, max_iter=300)
         lr.fit(emb, y)
         w, b = lr.coef_, lr.intercept_
@@ -225,7 +235,7 @@ class TextClassifier:
         order = np.argsort(y, kind="stable")
         # float16 halves the model file; cosines lose ~1e-3, far below what matters here.
         self.bank_ = np.ascontiguousarray(emb[order], dtype=np.float16)
-        self.bank_starts_ = np.searchsorted(y[order], np.arange(self.classes_.size)).astype(np.int64)
+        self.bank_starts_ = np.searchsorted(y[order], np.arange(classes.size)).astype(np.int64)
 
     def _calibrate(self, texts: list[str], labels: np.ndarray, emb: np.ndarray | None) -> None:
         scores, oov = self._scores(texts)
@@ -343,6 +353,12 @@ class TextClassifier:
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class of each text (no threshold: see `LoadedModel.classify`)."""
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+
+
+def _encode_async(pool: ThreadPoolExecutor, encoder: SentenceEncoder, texts: list[str]) -> list[Future]:
+    """Embed `texts` in two halves on `pool`; the results, in order, are the futures' results."""
+    half = (len(texts) + 1) // 2
+    return [pool.submit(encoder.encode, part) for part in (texts[:half], texts[half:])]
 
 
 def _margin(proba: np.ndarray) -> np.ndarray:

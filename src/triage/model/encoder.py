@@ -105,6 +105,7 @@ def _load(version: str, resources: dict[str, str]) -> Any:
 
                 # One BLAS thread: the machine's cores serve parallel workers, not one matmul.
                 model = USE(threads=1)
+                model.encode(["warm up"])   # loads tokenizer and weights now, under the lock
                 _loaded["use"] = model
     return model
 
