@@ -235,7 +235,25 @@ def test_signals_shape(n: int, k: int, with_nn: bool) -> None:
 def test_identify_en_de_and_other() -> None:
     assert identify(["Our port has been down since this morning, please check the link.",
                      "Unser Anschluss ist seit heute morgen gestört, bitte prüfen Sie die Leitung.",
-                     "", "!!! ?? 123", "x"]) == ["en", "de", OTHER, OTHER, OTHER]
+                     "", "!!! ?? 123", "x", "a1b2c"]) == ["en", "de", OTHER, OTHER, OTHER, OTHER]
+
+
+def test_batch_identifier_answers_as_py3langid() -> None:
+    """The vectorised walk against py3langid's own per-text `classify`, on the tickets."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from triage.model import language
+
+    ref = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    root = Path(__file__).resolve().parents[1]
+    rows = [orjson.loads(line) for line in (root / "models" / "testset" / "test.jsonl").read_bytes().splitlines()
+            if line.strip()][::3]
+    texts = [f"{r.get('subject') or ''}\n{r.get('body') or ''}" for r in rows]
+    texts += ["Wartung", "BGP DOWN!!!", "Merci beaucoup pour votre aide", "ok"]
+    got = language._get().classify([language._bytes(t[: language.PREFIX_CHARS]) for t in texts])
+    for text, (lang, conf) in zip(texts, got):
+        want_lang, want_conf = ref.classify(text[: language.PREFIX_CHARS])
+        assert lang == want_lang and conf == pytest.approx(want_conf, abs=1e-4), text
 
 
 @given(st.lists(st.text(max_size=60), max_size=5))
