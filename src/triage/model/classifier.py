@@ -259,6 +259,7 @@ class TextClassifier:
             self.fused_acceptor_ = Acceptor().fit(
                 self._fused_signals(scores, members, fused, oov), fused_right)
             self.margin_cutoff_ = self._choose_cutoff(_margin(cheap), cheap_right, fused_right)
+        # The threshold sees the cascade without the budget's cap (a cap depends on the batch).
         pred = self._predict(texts, budget=1.0, emb=emb)
         choice = choose_threshold(pred.confidence, self.classes_[pred.proba.argmax(axis=1)] == truth,
                                   self.review_cost)
@@ -301,9 +302,9 @@ class TextClassifier:
         z = z - z.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         nn = np.empty((emb.shape[0], self.classes_.size), dtype=np.float32)
+        bank = self.bank_.T.astype(np.float32)
         for start in range(0, emb.shape[0], _NN_BLOCK):
-            block = emb[start:start + _NN_BLOCK]
-            sims = block @ self.bank_.T.astype(np.float32)
+            sims = emb[start:start + _NN_BLOCK] @ bank
             nn[start:start + _NN_BLOCK] = np.maximum.reduceat(sims, self.bank_starts_, axis=1)
         return [logp, nn]
 
