@@ -291,14 +291,14 @@ def test_learn_accepts_a_model_no_worse_and_refuses_a_worse_one(fused_dir: Path,
     res = json.loads(ok.output)
     assert res["accepted"] and res["out"] == str(tmp_path / "new")
     assert load_model(tmp_path / "new").labels == ("billing", "maintenance", "service_down")
-    # Corrections with random labels, many of them: NEW learns noise, gets worse on the held-out
-    # part of the (correct) training data, and must be refused; nothing is written.
+    # The right corrections, but --data is noise (random labels, many rows): NEW is worse than
+    # CUR on the held-out corrections and must be refused; nothing is written.
     rng = random.Random(0)
-    noise_texts, _ = synthetic(20, seed=9)
-    bad = _write_jsonl(tmp_path / "bad.jsonl", noise_texts, [rng.choice(sorted(TOPICS)) for _ in noise_texts])
+    noise_texts, _ = synthetic(30, seed=9)
+    noise = _write_jsonl(tmp_path / "noise.jsonl", noise_texts, [rng.choice(sorted(TOPICS)) for _ in noise_texts])
     out = tmp_path / "refused"
-    no = runner.invoke(cli, ["learn", str(bad), "--model", str(fused_dir), "--out", str(out),
-                             "--data", str(good), "--holdout", "0.3"])
+    no = runner.invoke(cli, ["learn", str(good), "--model", str(fused_dir), "--out", str(out),
+                             "--data", str(noise), "--holdout", "0.5"])
     assert no.exit_code == 1, no.output
     assert "refused" in no.output and "delta" in no.output and not out.exists()
     for label in TOPICS:

@@ -6,10 +6,12 @@ corrections (a correction replaces a training row with the same text), then gate
 CUR and NEW are evaluated on the same held-out split, and NEW is written only when
 neither its accuracy nor its macro-F1 is below CUR's by more than `--tolerance`.
 
-The held-out split is a stratified `--holdout` share of the corrections and, when
-`--data` is given, of the training data; NEW never trains on it. CUR was (usually)
-trained on all of `--data`, so on that part it is measured on texts it has seen: the
-gate is conservative, NEW has to match an optimistic CUR.
+The held-out split is a stratified `--holdout` share of the corrections, and only of
+them: CUR never saw the corrections and NEW never trains on the held-out part, so
+neither model has seen the split (a split of `--data` would flatter CUR, which was
+trained on it: measured on the shipped model with the test set as corrections, CUR
+scored 0.999 on such a split, NEW 0.952, and every NEW was refused). `--data` is all
+used for training.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from triage.errors import TriageError
 
 @click.command(help="Retrain a text model with corrections (labelled CSV/JSONL/Parquet), then gate: CUR "
                     "and NEW are evaluated on the same held-out split, and NEW is written to --out only "
-                    "if its accuracy and macro-F1 are no more than --tolerance below CUR's. Exit 0: NEW "
+                    "if its accuracy and macro-F1 are no more than --tolerance below CUR's. The held-out "
+                    "split is a share of the corrections (neither model has seen it). Exit 0: NEW "
                     "written; 1: NEW refused (per-class deltas printed); 2: bad input.")
 @click.argument("corrections", nargs=-1, required=True, metavar="CORRECTIONS...")
 @click.option("--model", "model_dir", required=True, metavar="CUR", help="The model in use.")
@@ -38,7 +41,7 @@ from triage.errors import TriageError
               help="Column holding the (corrected) category.")
 @click.option("--holdout", default=0.2, show_default=True,
               type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              help="Share of each category held out to compare CUR and NEW.")
+              help="Share of each category of the corrections held out to compare CUR and NEW.")
 @click.option("--tolerance", default=0.005, show_default=True, type=click.FloatRange(0, 1),
               help="How far below CUR NEW's accuracy or macro-F1 may be on the held-out split (0.005 = "
                    "half a point: about the noise of a few hundred held-out texts).")
@@ -60,13 +63,10 @@ def learn(corrections: tuple[str, ...], model_dir: str, out: str, data: tuple[st
         test_texts = [fixes.texts[i] for i in fix_test]
         test_labels = [fixes.labels[i] for i in fix_test]
         if base is not None:
-            base_train, base_test = stratified_holdout(base.labels, holdout, seed)
-            texts, labels = merge_corrections([base.texts[i] for i in base_train],
-                                              [base.labels[i] for i in base_train], texts, labels)
-            test_texts += [base.texts[i] for i in base_test]
-            test_labels += [base.labels[i] for i in base_test]
+            texts, labels = merge_corrections(base.texts, base.labels, texts, labels)
         if not test_texts:
-            raise TriageError("nothing to hold out: give more corrections (or --data)")
+            raise TriageError("nothing to hold out: every category of the corrections has one row; "
+                              "give more corrections")
         params = {**cur.classifier.get_params(), "random_state": seed}
         try:
             new = TextClassifier(**params).fit(texts, labels)
