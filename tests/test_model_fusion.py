@@ -312,6 +312,8 @@ def test_compare_refuses_a_worse_model(fused_dir: Path) -> None:
     cur = load_model(fused_dir)
     res = compare(cur, worse, texts, labels, tolerance=0.01)
     assert not res["accepted"] and len(res["reasons"]) == 2
+    noise = 1.645 * np.sqrt(res["only_current_right"] + res["only_new_right"]) / len(texts)
+    assert res["allowed_drop"] == pytest.approx(0.01 + noise) and res["only_new_right"] == 0
     assert all(r["delta_f1"] < 0 for r in res["per_class"].values())
     assert compare(cur, cur.classifier, texts, labels, tolerance=0.0)["accepted"]   # same model: no drop
 

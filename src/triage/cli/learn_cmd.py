@@ -4,7 +4,9 @@ Agents re-categorise tickets; those corrections are the freshest labelled data t
 is. `learn` trains NEW with the settings of CUR on the training data plus the
 corrections (a correction replaces a training row with the same text), then gates it:
 CUR and NEW are evaluated on the same held-out split, and NEW is written only when
-neither its accuracy nor its macro-F1 is below CUR's by more than `--tolerance`.
+neither its accuracy nor its macro-F1 is below CUR's by more than `--tolerance` plus
+the split's own noise (1.645 standard errors of the paired difference:
+`triage.model.learn.compare`).
 
 The held-out split is a stratified `--holdout` share of the corrections, and only of
 them: CUR never saw the corrections and NEW never trains on the held-out part, so
@@ -27,7 +29,8 @@ from triage.errors import TriageError
 
 @click.command(help="Retrain a text model with corrections (labelled CSV/JSONL/Parquet), then gate: CUR "
                     "and NEW are evaluated on the same held-out split, and NEW is written to --out only "
-                    "if its accuracy and macro-F1 are no more than --tolerance below CUR's. The held-out "
+                    "if its accuracy and macro-F1 are no more than --tolerance (plus the held-out split's "
+                    "noise, 1.645 standard errors of the paired difference) below CUR's. The held-out "
                     "split is a share of the corrections (neither model has seen it). Exit 0: NEW "
                     "written; 1: NEW refused (per-class deltas printed); 2: bad input.")
 @click.argument("corrections", nargs=-1, required=True, metavar="CORRECTIONS...")
@@ -88,13 +91,16 @@ def learn(corrections: tuple[str, ...], model_dir: str, out: str, data: tuple[st
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: result[k] for k in ("n_holdout", "tolerance", "current", "new", "delta")}
+    return {k: result[k] for k in ("n_holdout", "tolerance", "allowed_drop", "current", "new", "delta")}
 
 
 def _print(result: dict[str, Any], tolerance: float) -> None:
     c, n, d = result["current"], result["new"], result["delta"]
     click.echo(f"held-out split: {result['n_holdout']} texts; trained NEW on {result['n_train']:,} texts "
                f"({result['n_corrections']:,} corrections read)")
+    click.echo(f"only CUR right on {result['only_current_right']}, only NEW on {result['only_new_right']}: "
+               f"a drop of up to {result['allowed_drop']:.4f} is allowed (tolerance {tolerance:g} + "
+               f"noise {result['noise_allowance']:.4f})")
     click.echo(f"{'':10} {'CUR':>8} {'NEW':>8} {'delta':>8}")
     for key in ("accuracy", "macro_f1"):
         click.echo(f"{key:10} {c[key]:8.4f} {n[key]:8.4f} {d[key]:+8.4f}")
@@ -104,6 +110,8 @@ def _print(result: dict[str, Any], tolerance: float) -> None:
         click.echo(f"{label:<{width}}  {r['support']:7d}  {r['f1_current']:6.3f}  {r['f1_new']:6.3f}"
                    f"  {r['delta_f1']:+6.3f}")
     if result["accepted"]:
-        click.echo(f"\naccepted (no measure more than {tolerance:g} below CUR): written to {result['out']}")
+        click.echo(f"\naccepted (no measure more than {result['allowed_drop']:.4f} below CUR): "
+                   f"written to {result['out']}")
     else:
-        click.echo(f"\nrefused: {'; '.join(result['reasons'])} (tolerance {tolerance:g}); nothing written")
+        click.echo(f"\nrefused: {'; '.join(result['reasons'])} (allowed {result['allowed_drop']:.4f}); "
+                   "nothing written")
