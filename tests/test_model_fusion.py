@@ -245,6 +245,7 @@ def test_batch_identifier_answers_as_py3langid() -> None:
     from triage.model import language
 
     ref = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ref.set_languages(language.LANGUAGES)
     root = Path(__file__).resolve().parents[1]
     rows = [orjson.loads(line) for line in (root / "models" / "testset" / "test.jsonl").read_bytes().splitlines()
             if line.strip()][::3]
