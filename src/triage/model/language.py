@@ -20,7 +20,8 @@ Cost: the identifier reads the first `PREFIX_CHARS` characters (the greeting and
 sentence tell the language). py3langid walks bytes in a Python loop; `_Tables` walks a
 whole batch in numpy with the same model and decision rule (held to the same answers
 by a test), ~0.09 ms per ticket on this 2-core machine at low load against
-py3langid's ~0.26 ms (0.26 vs 0.5 ms when the machine was loaded). Call `identify` once per batch, not once per ticket.
+py3langid's ~0.26 ms (0.26 vs 0.5 ms when the machine was loaded). Call `identify`
+once per batch, not once per ticket.
 """
 from __future__ import annotations
 
