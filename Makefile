@@ -25,7 +25,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# SOURCE_DATE_EPOCH: the manifest's `created` is the corpus's last commit, so two builds
+# of one checkout are byte-identical.
 model: $(STAMP)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct -- models/corpus 2>/dev/null || echo 0) \
 	$(BIN)/python -m triage.model.build_default
 
 check: $(STAMP)

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "handover": ("triage.cli.handover_cmd", "handover", "The hand-over packet of a shift end (Markdown or JSON)."),
     "diff": ("triage.cli.diff_cmd", "diff", "Replay a backlog through two rule sets/models and report changes."),
     "serve": ("triage.cli.serve_cmd", "serve", "Serve routing over HTTP, with hot reload and metrics."),
+    "learn": ("triage.cli.learn_cmd", "learn", "Retrain a text model with corrections, gated on held-out data."),
 }
 
 

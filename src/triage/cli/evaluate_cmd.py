@@ -14,8 +14,9 @@ from triage.errors import TriageError
 
 @click.command(help="Evaluate a text model on labelled CSV, JSONL or Parquet files (or folders): "
                     "accuracy and macro-F1 of the top-1 prediction, per-class precision/recall/F1, "
-                    "the confusion matrix, and coverage vs accuracy when low-confidence predictions "
-                    "become 'unknown'. Labels the model does not know count as errors.")
+                    "the confusion matrix, coverage vs accuracy when low-confidence predictions "
+                    "become 'unknown', and accuracy and macro-F1 per language (identified from "
+                    "the text). Labels the model does not know count as errors.")
 @click.argument("data", nargs=-1, required=True, metavar="DATA...")
 @click.option("--model", "model_dir", metavar="DIR", help="Model folder (default: the shipped model).")
 @click.option("--text-column", "text_columns", multiple=True, required=True, metavar="COL",
@@ -27,6 +28,7 @@ def evaluate(data: tuple[str, ...], model_dir: str | None, text_columns: tuple[s
              label_column: str, as_json: bool, plot: str | None) -> None:
     from triage.defaults import default_model_dir
     from triage.model import load_model, read_labelled
+    from triage.model.language import identify
     from triage.model.metrics import format_report, report
 
     try:
@@ -35,7 +37,11 @@ def evaluate(data: tuple[str, ...], model_dir: str | None, text_columns: tuple[s
             raise TriageError("no model: give --model DIR")
         model = load_model(folder)
         rows = read_labelled(data, text_columns, label_column)
-        rep = report(rows.labels, model.predict_proba(rows.texts), model.labels, model.threshold)
+        pred = model.predict(rows.texts)
+        rep = report(rows.labels, pred.proba, model.labels, model.threshold,
+                     confidence=pred.confidence, groups=identify(rows.texts))
+        rep["by_language"] = rep.pop("by_group")
+        rep["encoded_share"] = float(pred.encoded.mean()) if pred.encoded.size else 0.0
         if plot:
             _plot(rep, Path(plot), f"{Path(folder).name} ({model.version[:15]}…)")
     except TriageError as exc:

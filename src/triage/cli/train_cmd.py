@@ -1,6 +1,8 @@
 """`triage train`: fit a text model on labelled CSV/JSONL/Parquet and write a model folder."""
 from __future__ import annotations
 
+import time
+
 import click
 
 from triage.cli.common import fail
@@ -26,20 +28,34 @@ from triage.errors import TriageError
 @click.option("--oos-label", default=None, metavar="LABEL",
               help="A label meaning 'none of the categories': used to calibrate and set the threshold, "
                    "never learnt as a category.")
+@click.option("--class-weight", type=click.Choice(["balanced", "none"]), default="balanced",
+              show_default=True, help="Weight classes inversely to their frequency (long-tailed data).")
+@click.option("--encoder/--no-encoder", default=True, show_default=True,
+              help="Use the multilingual sentence encoder where the TF-IDF model is unsure.")
+@click.option("--encoder-budget", default=0.25, show_default=True, type=click.FloatRange(0, 1),
+              help="Largest share of each batch sent to the sentence encoder (the least confident "
+                   "first); stored in the manifest, editable there.")
 def train(data: tuple[str, ...], text_columns: tuple[str, ...], label_column: str, out: str, seed: int,
-          val_fraction: float, review_cost: float, oos_label: str | None) -> None:
+          val_fraction: float, review_cost: float, oos_label: str | None, class_weight: str,
+          encoder: bool, encoder_budget: float) -> None:
     from triage.model import TextClassifier, read_labelled, save_model
     from triage.model.metrics import format_report
 
     try:
         rows = read_labelled(data, text_columns, label_column)
         clf = TextClassifier(val_fraction=val_fraction, review_cost=review_cost,
-                             oos_label=oos_label, random_state=seed)
+                             oos_label=oos_label, random_state=seed,
+                             class_weight=None if class_weight == "none" else class_weight,
+                             encoder=encoder, encoder_budget=encoder_budget)
+        t0 = time.perf_counter()
         try:
             clf.fit(rows.texts, rows.labels)
         except ValueError as exc:
             raise TriageError(f"cannot train: {exc}") from None
-        folder = save_model(clf, out, metrics={"validation": clf.validation_}, data_hash=rows.sha256())
+        fit_seconds = time.perf_counter() - t0
+        folder = save_model(clf, out, metrics={"validation": clf.validation_,
+                                               "fit_seconds": round(fit_seconds, 2)},
+                            data_hash=rows.sha256())
     except TriageError as exc:
         fail(exc, 2)
     v = clf.validation_
@@ -51,4 +67,9 @@ def train(data: tuple[str, ...], text_columns: tuple[str, ...], label_column: st
     click.echo(f"\nthreshold {rule['threshold']:.3f}: least cost on validation with a review costing "
                f"{rule['review_cost']:g} of a wrong category (accepts {rule['coverage']:.1%}, "
                f"{rule['selective_accuracy']:.1%} of them right)")
-    click.echo(f"model written to {folder}")
+    cascade = v["cascade"]
+    if clf.encoder:
+        click.echo(f"cascade: the encoder sees texts with a top-two margin below "
+                   f"{cascade['margin_cutoff']:.3f}, at most {encoder_budget:.0%} of a batch "
+                   f"({cascade['encoded_share']:.1%} of the validation split)")
+    click.echo(f"fit {fit_seconds:.1f} s; model written to {folder}")

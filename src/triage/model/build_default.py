@@ -63,25 +63,24 @@ def build(corpus: Path, testset: Path | None, out: Path, seed: int = 0) -> dict[
     t0 = time.perf_counter()
     clf = TextClassifier(random_state=seed).fit(data.texts, data.labels)
     fit_seconds = time.perf_counter() - t0
-    metrics: dict[str, Any] = {"validation": clf.validation_, "fit_seconds": round(fit_seconds, 2),
-                               "corpus": corpus_counts(_records(files))}
+    # No timings in the manifest: two builds of the same corpus must be byte-identical.
+    metrics: dict[str, Any] = {"validation": clf.validation_, "corpus": corpus_counts(_records(files))}
     if testset is not None and testset.exists():
         test = read_labelled([testset], TEXT_COLUMNS, LABEL_COLUMN)
-        proba = clf.predict_proba(test.texts)
-        rep = report(test.labels, proba, clf.classes_, clf.threshold_)
+        pred = clf.predict_full(test.texts)
         records = _records([testset])
-        langs = np.array([str(r.get("lang") or "?") for r in records])
-        correct = clf.classes_[proba.argmax(axis=1)] == np.array(test.labels)
-        rep["by_language"] = {lang: {"n": int((langs == lang).sum()),
-                                     "accuracy": float(correct[langs == lang].mean())}
-                              for lang in sorted(set(langs))}
+        rep = report(test.labels, pred.proba, clf.classes_, clf.threshold_, confidence=pred.confidence,
+                     groups=[str(r.get("lang") or "?") for r in records])
+        rep["by_language"] = rep.pop("by_group")
+        rep["encoded_share"] = float(pred.encoded.mean())
         seen = {normalise(t) for t in data.texts}
         rep["texts_also_in_corpus"] = sum(normalise(t) in seen for t in test.texts)
         rep["corpus"] = corpus_counts(records)
         rep["file"] = str(testset.relative_to(ROOT) if testset.is_relative_to(ROOT) else testset)
         metrics["test"] = rep
     save_model(clf, out, metrics=metrics, data_hash=data.sha256())
-    return {"model": load_model(out), "metrics": metrics}   # what we ship must load
+    return {"model": load_model(out), "metrics": metrics,   # what we ship must load
+            "fit_seconds": fit_seconds}
 
 
 def card_section(model: Any) -> str:
@@ -91,7 +90,7 @@ def card_section(model: Any) -> str:
     langs = list(c["by_language"])
     lines = [f"Model version `{model.version}`, built {model.manifest['created']} with "
              f"scikit-learn {model.manifest['versions']['scikit-learn']}, numpy "
-             f"{model.manifest['versions']['numpy']}; fit {m['fit_seconds']} s.", "",
+             f"{model.manifest['versions']['numpy']}.", "",
              f"**Training corpus**: {c['n']:,} texts ("
              + ", ".join(f"{lang} {n:,}" for lang, n in c["by_language"].items())
              + f"), mean {c['mean_chars']:.0f} characters, {c['subject_only']} with a subject only.", "",
@@ -100,7 +99,18 @@ def card_section(model: Any) -> str:
     for cat, row in c["by_category"].items():
         lines.append(f"| {cat} | {row['n']} | " + " | ".join(str(row[lang]) for lang in langs) + " |")
     rule = v["threshold_rule"]
-    lines += ["", f"**Threshold** {model.threshold:.3f}: least cost on the validation split "
+    cascade = v.get("cascade", {})
+    enc = model.manifest.get("encoder")
+    if cascade.get("encoder_dropped"):
+        lines += ["", "**Encoder cascade**: on the validation split the sentence encoder fixed no more "
+                  "errors of the TF-IDF members than the 0.2 % tolerance, so the margin cutoff is 0 and "
+                  "the dense members were dropped: this model runs without the encoder."]
+    elif enc:
+        lines += ["", f"**Encoder cascade**: {enc['package']} {enc['version']} on texts whose top-two "
+                  f"margin is below {cascade['margin_cutoff']:.3f}, at most "
+                  f"{model.manifest['cascade']['encoder_budget']:.0%} of a batch "
+                  f"({cascade['encoded_share']:.1%} of the validation split)."]
+    lines += ["", f"**Threshold** {model.threshold:.3f} on the model's P(right) (`abstain.py`): least cost on the validation split "
               f"({v['n']} texts, 20% of each category) with a review costing {rule['review_cost']:g} "
               f"of a wrong category; there it accepts {v['coverage']:.1%}, {v['selective_accuracy']:.1%} "
               f"of them right. Validation accuracy {v['accuracy']:.4f}, macro-F1 {v['macro_f1']:.4f}."]
@@ -156,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     m, model = result["metrics"], result["model"]
     c = m["corpus"]
     print(f"corpus: {c['n']:,} texts ({', '.join(f'{k} {v:,}' for k, v in c['by_language'].items())}), "
-          f"{len(model.labels)} categories; fit {m['fit_seconds']:.1f} s")
+          f"{len(model.labels)} categories; fit {result['fit_seconds']:.1f} s")
     v = m["validation"]
     print(f"validation split: accuracy {v['accuracy']:.4f}, macro-F1 {v['macro_f1']:.4f}; threshold "
           f"{model.threshold:.3f} (coverage {v['coverage']:.3f}, accuracy on accepted "

@@ -79,3 +79,63 @@ class BackgroundSoftmax:
         np.exp(z, out=z)
         z /= (z.sum(axis=1) + np.exp(bg - top))[:, None]
         return z
+
+
+class FusedSoftmax:
+    """Late fusion of several members' per-class scores into one calibrated softmax:
+
+        p = softmax([b0 + b1 * oov, sum_m w_m * S_m[:, 1], ..., sum_m w_m * S_m[:, K]])
+
+    One non-negative weight per member (each member's inverse temperature and its say in
+    the vote at once), fitted by maximum likelihood on held-out data, plus the background
+    logit of `BackgroundSoftmax` when the held-out data has out-of-scope examples.
+    Members here: linear-SVM scores on TF-IDF, log-probabilities of a logistic regression
+    on sentence embeddings, and cosine similarity to each class's nearest training
+    embedding. Few parameters, so a validation split of a few hundred texts fits them.
+    """
+
+    def fit(self, members: list[np.ndarray], oov: np.ndarray, y: np.ndarray) -> FusedSoftmax:
+        from scipy.optimize import minimize
+        from scipy.special import log_softmax
+
+        members = [np.asarray(s, dtype=np.float64) for s in members]
+        oov = np.asarray(oov, dtype=np.float64)
+        y = np.asarray(y)
+        out = y < 0
+        self.background_ = bool(out.any())
+        m = len(members)
+        rows = np.arange(y.size)
+        target = np.where(out, 0, y + 1)
+
+        def logits(theta: np.ndarray) -> np.ndarray:
+            z = sum(np.exp(theta[i]) * s for i, s in enumerate(members))
+            bg = theta[m] + theta[m + 1] * oov if self.background_ else np.full(y.size, -1e9)
+            return np.concatenate((bg[:, None], z), axis=1)
+
+        def nll(theta: np.ndarray) -> float:
+            return -log_softmax(logits(theta), axis=1)[rows, target].mean()
+
+        x0 = np.r_[np.zeros(m), 0.0, 0.0]
+        bounds = [(np.log(1e-3), np.log(100.0))] * m + [(-50.0, 50.0)] * 2
+        res = minimize(nll, x0=x0, method="L-BFGS-B", bounds=bounds)
+        self.weights_ = np.exp(res.x[:m])
+        self.bias_, self.oov_weight_ = ((float(res.x[m]), float(res.x[m + 1])) if self.background_
+                                        else (-np.inf, 0.0))
+        return self
+
+    def logits(self, members: list[np.ndarray]) -> np.ndarray:
+        """The fused class logits (texts x classes), before the softmax."""
+        return sum(w * np.asarray(s, dtype=np.float64) for w, s in zip(self.weights_, members))
+
+    def predict_proba(self, members: list[np.ndarray], oov: np.ndarray) -> np.ndarray:
+        """Class probabilities (rows sum to 1 - P(out of scope))."""
+        z = self.logits(members)
+        top = z.max(axis=1)
+        if self.background_:
+            bg = self.bias_ + self.oov_weight_ * np.asarray(oov, dtype=np.float64)
+            top = np.maximum(top, bg)
+        z -= top[:, None]
+        np.exp(z, out=z)
+        rest = np.exp(bg - top) if self.background_ else 0.0
+        z /= (z.sum(axis=1) + rest)[:, None]
+        return z

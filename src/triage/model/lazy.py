@@ -15,7 +15,7 @@ from triage.model.verify import VerifiedModel, verify_model
 
 
 class LazyModel:
-    """Same interface as `LoadedModel`; loads on first `classify`/`predict_proba`."""
+    """Same interface as `LoadedModel`; loads on first `classify`/`predict`/`predict_proba`."""
 
     def __init__(self, verified: VerifiedModel):
         self._verified: VerifiedModel | None = verified
@@ -51,6 +51,9 @@ class LazyModel:
 
     def predict_proba(self, texts: Sequence[str]) -> Any:
         return self.loaded().predict_proba(texts)
+
+    def predict(self, texts: Sequence[str], budget: float | None = None) -> Any:
+        return self.loaded().predict(texts, budget)
 
 
 def open_model(path: str | Path) -> LazyModel:

