@@ -48,7 +48,7 @@ def test_decision_json_has_the_contract_fields_in_order(triage_given):
     d = triage_given.route({"id": "x", "created_at": "2026-11-25T08:00:00Z", "category": "security",
                             "reported_severity": 1})
     assert list(json.loads(d.to_json())) == [
-        "ticket_id", "category", "category_source", "confidence", "needs_review", "priority", "tier", "region",
+        "ticket_id", "category", "category_source", "confidence", "needs_review", "language", "priority", "tier", "region",
         "queue", "handoff", "third_party", "response_due", "resolution_due", "incident_id", "rules", "ruleset_version",
         "model_version"]
     assert d.priority == "P1" and d.handoff is not None

@@ -11,7 +11,7 @@ from conftest import RULES
 from policy_reference import decide
 from strategies import CATEGORIES
 
-DECISION_FIELDS = ["ticket_id", "category", "category_source", "confidence", "needs_review", "priority",
+DECISION_FIELDS = ["ticket_id", "category", "category_source", "confidence", "needs_review", "language", "priority",
                    "tier", "region", "queue", "handoff", "third_party", "response_due", "resolution_due", "incident_id",
                    "rules", "ruleset_version", "model_version"]
 

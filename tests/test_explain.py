@@ -73,7 +73,7 @@ def test_json_why_not_names_every_earlier_row_with_its_failed_condition():
         row = next(r for r in rs.decision("priority").rows if r.id == n["rule_id"])
         assert not holds(row.cond, facts)
     assert data["category"] == {"value": "maintenance", "source": "given", "confidence": None,
-                                "needs_review": False, "threshold": None, "top": []}
+                                "needs_review": False, "threshold": None, "top": [], "language": "other"}
     assert data["decision"]["priority"] == "P4" and data["schedule"]["handoff"] is None
 
 
@@ -162,3 +162,22 @@ def test_explain_now_shows_the_clocks_and_the_ladders_step(tmp_path):
            "(running)" in res.stdout
     bad = CliRunner().invoke(cli, ["explain", str(f), "--rules", str(RULES), "--now", "yesterday"])
     assert bad.exit_code == 2 and "not an ISO 8601 time" in bad.output
+
+
+def test_language_is_a_fact_a_decision_field_and_shown_by_explain(tmp_path):
+    from triage import Triage
+
+    de = {"id": "L-1", "created_at": "2026-11-25T08:00:00Z", "category": "billing",
+          "subject": "Rechnung falsch", "body": "Guten Tag, unsere Rechnung für November ist leider doppelt."}
+    en = {**de, "id": "L-2", "subject": "Wrong invoice", "body": "Hello, our November invoice was charged twice."}
+    plain = Triage(rules=RULES, model=False)
+    # a given category and no rule reading it: not identified (it costs more than routing)
+    assert plain.route(de).language is None
+    assert plain.explain(de)["category"]["language"] == "de"  # explain always shows it
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("tests"))
+    (rules / "desk.yaml").write_text("decision: desk\nhit_policy: first\nrules:\n"
+                                     "  - {id: german, when: {language: de}, then: DACH-desk}\ndefault: global-desk\n")
+    reading = Triage(rules=rules, model=False)
+    assert [(d.language, d.outputs["desk"]) for d in reading.route_many([de, en])] == \
+        [("de", "DACH-desk"), ("en", "global-desk")]

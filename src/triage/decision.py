@@ -75,6 +75,9 @@ class Decision:
     category_source: str = field(metadata=_meta())  # "model" or "given"
     confidence: float | None = field(metadata=_meta(table="conf"))
     needs_review: bool = field(metadata=_meta(diff=True))
+    # The text's language (en, de, ... or other): identified where the model reads the
+    # text, or a rule reads `language`; null otherwise.
+    language: str | None = field(metadata=_meta(summary=True, diff=True, table="lang"))
     priority: str = field(metadata=_meta(summary=True, diff=True, table="prio"))
     tier: str = field(metadata=_meta(summary=True, diff=True, table="tier"))
     region: str = field(metadata=_meta(summary=True, diff=True, table="region"))

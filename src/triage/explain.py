@@ -63,7 +63,7 @@ def explain(triage: Any, traced: Any) -> dict[str, Any]:
     model = getattr(triage, "model", None)
     category = {
         "value": decision.category, "source": decision.category_source, "confidence": decision.confidence,
-        "needs_review": decision.needs_review,
+        "needs_review": decision.needs_review, "language": decision.language,
         "threshold": getattr(model, "threshold", None) if decision.category_source == "model" else None,
         "top": [{"category": c, "probability": round(float(p), 4)} for c, p in (traced.top or ())[:3]],
     }
@@ -129,6 +129,8 @@ def render_text(e: dict[str, Any]) -> str:
                      + ("  needs review" if c["needs_review"] else ""))
         if c["top"]:
             lines.append("  top: " + ", ".join(f"{t['category']} {t['probability']:.2f}" for t in c["top"]))
+    if c.get("language"):
+        lines.append(f"  language: {c['language']}")
     lines.append(f"rules {e['ruleset_version']}  model {e['model_version'] or 'none'}")
     for d in e["decisions"]:
         lines.append("")

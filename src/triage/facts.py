@@ -98,6 +98,8 @@ DECISION_DOMAINS = (
     Domain("category_source", "enum", ("model", "given")),
     Domain("confidence", "float", min=0, max=1, nullable=True, description="null when the category was given"),
     Domain("partner_managed", "bool", description="the account has a partner id"),
+    Domain("language", "string", nullable=True,
+           description="the text's language, ISO 639-1 (en, de, ...) or 'other'; null when not identified"),
     Domain("created_hour", "int", min=0, max=23, description="UTC hour of creation"),
     Domain("created_weekday", "int", min=0, max=6, description="UTC weekday of creation, Monday = 0"),
     Domain("shift_region", "enum", get_args(Region), description="region on shift at the evaluation time (schedule)"),
