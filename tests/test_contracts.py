@@ -152,3 +152,22 @@ def test_a_hole_in_the_rules_or_the_schedule_is_a_rule_set_error_naming_file_and
         assert target.value.line and target.value.code == "schedule.no-target"
         out = tr.route_dicts([{**base, "category": "provisioning"}])  # in a batch: the record's error
         assert out[0].to_dict()["code"] == "rules.no-answer"
+
+
+def test_importing_triage_changes_no_process_wide_setting():
+    import subprocess
+    import sys
+
+    code = ("import csv, gc; limit = csv.field_size_limit(); frozen = gc.get_freeze_count(); "
+            "import triage, triage.router, triage.batch.runner, triage.batch.records; "
+            "assert csv.field_size_limit() == limit and gc.get_freeze_count() == frozen")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_retriage_leaves_its_callers_job_as_it_was(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in _tickets(20)))
+    job = Job(src, tmp_path / "out.jsonl", tmp_path / "rejected.txt", rules=str(RULES), model=False)
+    before = repr(job)
+    retriage(job, log=lambda m: None)
+    assert repr(job) == before
