@@ -171,8 +171,8 @@ def test_language_is_a_fact_a_decision_field_and_shown_by_explain(tmp_path):
           "subject": "Rechnung falsch", "body": "Guten Tag, unsere Rechnung für November ist leider doppelt."}
     en = {**de, "id": "L-2", "subject": "Wrong invoice", "body": "Hello, our November invoice was charged twice."}
     plain = Triage(rules=RULES, model=False)
-    # a given category and no rule reading it: not identified (it costs more than routing)
-    assert plain.route(de).language is None
+    # no rule reading it: not identified (it costs more than routing), with or without a model
+    assert plain.route(de).language is None and plain.trace(de).decision == plain.route(de)
     assert plain.explain(de)["category"]["language"] == "de"  # explain always shows it
     rules = tmp_path / "rules"
     shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("tests"))

@@ -63,7 +63,7 @@ def explain(triage: Any, traced: Any) -> dict[str, Any]:
     model = getattr(triage, "model", None)
     category = {
         "value": decision.category, "source": decision.category_source, "confidence": decision.confidence,
-        "needs_review": decision.needs_review, "language": decision.language,
+        "needs_review": decision.needs_review, "language": decision.language or _language(traced),
         "threshold": getattr(model, "threshold", None) if decision.category_source == "model" else None,
         "top": [{"category": c, "probability": round(float(p), 4)} for c, p in (traced.top or ())[:3]],
     }
@@ -109,6 +109,13 @@ def explain(triage: Any, traced: Any) -> dict[str, Any]:
     return {"ticket_id": decision.ticket_id, "category": category, "decisions": decisions, "schedule": schedule,
             "ruleset_version": decision.ruleset_version, "model_version": decision.model_version,
             "decision": decision.to_dict()}
+
+
+def _language(traced: Any) -> str:
+    """The text's language for the explanation when no rule read it (the decision keeps null)."""
+    from triage.model.language import identify
+
+    return identify([traced.text])[0]
 
 
 def _duration(t: timedelta) -> str:

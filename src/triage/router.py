@@ -51,6 +51,7 @@ class Traced:
     decision: Decision
     facts: dict[str, Any]
     top: tuple[tuple[str, float], ...] | None
+    text: str = ""  # subject and body, as the model reads them
 
 
 class Triage:
@@ -175,7 +176,7 @@ class Triage:
     def trace(self, ticket: Ticket | dict[str, Any], now: datetime | str | None = None) -> Traced:
         """`route` (or `sweep` at `now`) with what led to the decision (the facts the rules saw)."""
         d, facts, c = self._decide_one(ticket, fast=False, now=_at(now))
-        return Traced(Decision.from_dict(d), facts, c.top)
+        return Traced(Decision.from_dict(d), facts, c.top, c.ticket.text)
 
     # --- cases at a time `now` -----------------------------------------------------------
 
@@ -229,7 +230,7 @@ class Triage:
         else:
             cls = self._classify([t])[0]
             c = Classified(t, cls.category, cls.confidence, "model", cls.top)
-        c = self._identify([c], force=not fast)[0]
+        c = self._identify([c])[0]
         d, facts = self._decide(c, now=now)
         return d, facts, c
 
@@ -260,11 +261,10 @@ class Triage:
                     out[i] = Classified(out[i], c.category, c.confidence, "model", c.top)
         return self._identify(out)
 
-    def _identify(self, classified: list[Any], force: bool = False) -> list[Any]:
-        """The language of each ticket the model read (one batch), and of every other one
-        when a rule reads `language` or `force` (explain): ~50 µs a text, so not otherwise."""
-        wanted = [i for i, c in enumerate(classified) if isinstance(c, Classified)
-                  and (c.source == "model" or force or self._reads_language)]
+    def _identify(self, classified: list[Any]) -> list[Any]:
+        """The language of each ticket's text, in one batch, when a rule reads `language`:
+        at 50-90 µs a text it would cost more than routing (and than the free-text budget)."""
+        wanted = [i for i, c in enumerate(classified) if isinstance(c, Classified)] if self._reads_language else []
         if wanted:
             from triage.model.language import identify
 
