@@ -7,6 +7,7 @@ read-only after construction. The same ticket, rules and model give the same dec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
@@ -350,8 +351,9 @@ class Triage:
             cited.update(rs.decide(facts, given=self._before_level))
             if (facts[sched.priority_decision], facts[sched.region_decision]) != before:
                 sla = self._sla(c, facts, now)
-        d = self._decision_dict(c, facts, cited, incident_id, now, sla)
-        d.update(as_of=iso(now), sla=sla.to_dict(), escalated_to=escalated_to,
+        clocks = sla.to_dict()
+        d = self._decision_dict(c, facts, cited, incident_id, now, clocks)
+        d.update(as_of=_iso_cached(now), sla=clocks, escalated_to=escalated_to,
                  escalation_level=facts["escalation_level"])
         return d, facts
 
@@ -368,9 +370,10 @@ class Triage:
             raise TicketError(exc.problems, ticket_id=t.id) from None
 
     def _decision_dict(self, c: Classified, values: dict[str, Any], cited: dict[str, list[str]],
-                       incident_id: str | None, now: datetime | None = None, sla: Sla | None = None
+                       incident_id: str | None, now: datetime | None = None, clocks: dict[str, Any] | None = None
                        ) -> dict[str, Any]:
-        """The contract dict; `values` holds every decision's value (the facts after deciding)."""
+        """The contract dict; `values` holds every decision's value (the facts after deciding),
+        `clocks` a case's `sla` object at `now` (its due times are the decision's)."""
         sched = self.schedule
         created = c.ticket.created_at
         priority = values[sched.priority_decision]
@@ -379,13 +382,12 @@ class Triage:
         if priority in sched.handoff_priorities:
             at, to = sched.handoff(created if now is None else now)
             handoff = {"at": iso(at), "to": to}
-        if sla is None:  # at creation nothing has run: the targets from then (none while paused)
+        if clocks is None:  # at creation nothing has run: the targets from then (none while paused)
             response_due = iso(sched.response_due(created, priority, region))
             resolution_due: str | None = (None if values["status"] in sched.paused_in
                                           else iso(sched.resolution_due(created, priority, region)))
         else:
-            response_due = iso(sla.response.due)
-            resolution_due = None if sla.resolution.due is None else iso(sla.resolution.due)
+            response_due, resolution_due = clocks["response"]["due"], clocks["resolution"]["due"]
         d = {
             "ticket_id": c.ticket.id, "category": c.category, "category_source": c.source,
             "confidence": None if c.confidence is None else round(float(c.confidence), 4),
@@ -420,6 +422,12 @@ def each_classified(classified: Iterable[Classified | TriageError], errors: str,
 
 
 _MINUTE = timedelta(minutes=1)
+
+
+@lru_cache(maxsize=8)
+def _iso_cached(now: datetime) -> str:
+    """A sweep's `as_of`: the same `now` for a whole backlog, formatted once."""
+    return iso(now)
 
 
 def _at(now: datetime | str | None) -> datetime | None:
