@@ -12,6 +12,27 @@ from triage.cli.common import fail
 from triage.errors import TriageError
 
 
+def batch_options(command: Any) -> Any:
+    """The options every batch job takes (`retriage`, `sweep`): outputs, resume, parallelism, rules, model."""
+    options = [
+        click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Decisions file."),
+        click.option("--errors", "errors", required=True, type=click.Path(dir_okay=False),
+                     help="Rejected records file."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint."),
+        click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 256),
+                     help="Worker processes (joblib), or Dask workers with --dask local."),
+        click.option("--dask", "dask", metavar="ADDRESS|local", help="Run on Dask: 'local' or a scheduler address."),
+        click.option("--rules", metavar="DIR", help="Rule folder (default: the shipped rules)."),
+        click.option("--model", metavar="DIR", help="Model folder (default: the shipped model)."),
+        click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 1_000_000)),
+        click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary as JSON."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command(help="""Re-triage a backlog: INPUT (.jsonl, .csv or .parquet) to decisions in OUT and
 rejected records in ERRORS (OUT's format by its extension, CSV/Parquet columns flattening
 nested fields with dots, e.g. handoff.to, outputs.<decision>; ERRORS is always JSON
@@ -33,17 +54,7 @@ decisions. Errors still go to ERRORS and no record is lost. It runs in one proce
 (no --jobs, no --dask) and writes no checkpoint: --resume is refused; after a crash
 run the same command again, which rewrites OUT and ERRORS.""")
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Decisions file.")
-@click.option("--errors", "errors", required=True, type=click.Path(dir_okay=False), help="Rejected records file.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 256),
-              help="Worker processes (joblib), or Dask workers with --dask local.")
-@click.option("--dask", "dask", metavar="ADDRESS|local", help="Run on Dask: 'local' or a scheduler address.")
-@click.option("--rules", metavar="DIR", help="Rule folder (default: the shipped rules).")
-@click.option("--model", metavar="DIR", help="Model folder (default: the shipped model).")
-@click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
-@click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@batch_options
 @click.option("--correlate", is_flag=True,
               help="Find multi-customer incidents (correlation.yaml); the last decision per ticket_id "
                    "is final. One process, not resumable.")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from triage.cli.common import Instant
-from triage.cli.retriage_cmd import run_job
+from triage.cli.retriage_cmd import batch_options, run_job
 
 
 @click.command(help="""Sweep CASES (.jsonl, .csv or .parquet) at a time NOW: each case's SLA clocks,
@@ -25,18 +25,8 @@ escalations, breaches and risks per region and tier. Exit 0 when every case was
 decided, 1 when some went to ERRORS, 2 on usage errors.""")
 @click.argument("input_path", metavar="CASES", type=click.Path(dir_okay=False))
 @click.option("--now", type=Instant(), default=None, help="Evaluation time, ISO 8601 with a zone (default: now).")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Decisions file.")
-@click.option("--errors", "errors", required=True, type=click.Path(dir_okay=False), help="Rejected records file.")
+@batch_options
 @click.option("--changed-only", is_flag=True, help="Write only cases whose routing or SLA state changed.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 256),
-              help="Worker processes (joblib), or Dask workers with --dask local.")
-@click.option("--dask", "dask", metavar="ADDRESS|local", help="Run on Dask: 'local' or a scheduler address.")
-@click.option("--rules", metavar="DIR", help="Rule folder (default: the shipped rules).")
-@click.option("--model", metavar="DIR", help="Model folder (default: the shipped model).")
-@click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
-@click.option("--summary-json", type=click.Path(dir_okay=False), help="Also write the summary as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 def sweep(input_path: str, now: Any, out: str, errors: str, changed_only: bool, resume: bool, jobs: int,
           dask: str | None, rules: str | None, model: str | None, chunk_size: int, summary_json: str | None,
           quiet: bool) -> None:
