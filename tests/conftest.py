@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,19 @@ def triage_given():
     from triage import Triage
 
     return Triage(rules=RULES, model=False)
+
+
+UTC = timezone.utc
+
+
+def utc(s: str) -> datetime:
+    """A naive ISO time read as UTC (test tables write times that way)."""
+    return datetime.fromisoformat(s).replace(tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def sched():
+    """The shipped schedule."""
+    from triage.schedule import Schedule
+
+    return Schedule.load(RULES / "schedule.yaml")

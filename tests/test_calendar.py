@@ -2,7 +2,7 @@
 computation against a minute-by-minute walk written from the policy's words."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -10,20 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import RULES
+from conftest import RULES, UTC, utc
 from triage.rules.yamlio import load_yaml
 from triage.schedule import Schedule, ScheduleSpec
 
-UTC = timezone.utc
-
-
-def utc(s: str) -> datetime:
-    return datetime.fromisoformat(s).replace(tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def sched() -> Schedule:
-    return Schedule.load(RULES / "schedule.yaml")
 
 
 # -- the reference policy's calendars, by example ------------------------------------------

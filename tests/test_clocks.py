@@ -2,28 +2,18 @@
 cases, and the properties the policy implies (monotone in `now`, pauses never add, due = target)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import policy_reference as ref
-from conftest import RULES
+from conftest import RULES, utc
 from triage.clocks import STATUSES, sla_at
 from triage.errors import ScheduleError, TicketError
 from triage.schedule import Schedule
 
-UTC = timezone.utc
-
-
-def utc(s: str) -> datetime:
-    return datetime.fromisoformat(s).replace(tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def sched() -> Schedule:
-    return Schedule.load(RULES / "schedule.yaml")
 
 
 def test_the_formats_example(sched):

@@ -110,7 +110,6 @@ DECISION_DOMAINS = (
     Domain("response_used", "int", min=0, max=10**9, description="response clock used, whole percent"),
     Domain("resolution_used", "int", min=0, max=10**9, description="resolution clock used, whole percent"),
 )
-TIME_FACTS = ("created_shift_region", "responded", "age_minutes", "response_used", "resolution_used")
 STANDARD_DOMAINS: dict[str, Domain] = {d.name: d for d in (*(f.domain for f in TICKET_FACTS), *DECISION_DOMAINS)}
 
 
